@@ -1,0 +1,171 @@
+package main
+
+import (
+	"fmt"
+
+	"github.com/pulumi/pulumi-aws/sdk/v6/go/aws/cloudwatch"
+	"github.com/pulumi/pulumi-aws/sdk/v6/go/aws/sns"
+	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
+)
+
+// alarmPeriodSeconds is the window every alarm evaluates: long enough to
+// smooth single slow requests, short enough to page within minutes.
+const alarmPeriodSeconds = 300
+
+// api5xxThreshold is how many 5xx answers in one period page on-call. Per-route
+// detail lives in the function alarms; this one catches what they cannot see
+// (integration failures, throttled or timed-out invocations).
+const api5xxThreshold = 5
+
+// runbookDir is where the on-call runbooks live in the repository; each alarm
+// description points at one so the page says what to do.
+const runbookDir = "docs/runbooks/"
+
+// alerting is the component that owns the alarm topic and every alarm.
+type alerting struct {
+	pulumi.ResourceState
+
+	Topic  *sns.Topic
+	Alarms []*cloudwatch.MetricAlarm
+}
+
+// alarmSpec is everything that differs between two alarms.
+type alarmSpec struct {
+	logicalName string
+	name        string
+	description string
+	namespace   string
+	metric      string
+	dimensions  pulumi.StringMapInput
+	statistic   string // Sum, Average …; empty when extended is set
+	extended    string // a percentile such as p95
+	threshold   float64
+}
+
+// newAlerting creates the alarm topic and, for every function and the API,
+// alarms that notify it both on alarm and on recovery.
+func newAlerting(ctx *pulumi.Context, cfg stackConfig, fns *functions, api *httpAPI) (*alerting, error) {
+	a := &alerting{}
+	if err := ctx.RegisterComponentResource("mountain-highway:infra:Alerting", "alerting", a); err != nil {
+		return nil, err
+	}
+	child := pulumi.Parent(a)
+
+	topic, err := sns.NewTopic(ctx, "alarms", &sns.TopicArgs{Name: pulumi.String(cfg.name("alarms"))}, child)
+	if err != nil {
+		return nil, err
+	}
+	a.Topic = topic
+
+	if cfg.AlarmEmail != "" {
+		// Email subscriptions stay pending until the recipient confirms.
+		if _, err := sns.NewTopicSubscription(ctx, "alarms-email", &sns.TopicSubscriptionArgs{
+			Topic:    topic.Arn,
+			Protocol: pulumi.String("email"),
+			Endpoint: pulumi.String(cfg.AlarmEmail),
+		}, child); err != nil {
+			return nil, err
+		}
+	}
+
+	var specs []alarmSpec
+	for _, fn := range fns.All {
+		specs = append(specs, functionAlarms(cfg, fn)...)
+	}
+	specs = append(specs, alarmSpec{
+		logicalName: "api-5xx",
+		name:        cfg.name("api-5xx"),
+		description: fmt.Sprintf("%s answered %d or more 5xx in %d s. Runbook: %sapi-5xx.md",
+			cfg.name("api"), api5xxThreshold, alarmPeriodSeconds, runbookDir),
+		namespace: "AWS/ApiGateway",
+		// HTTP APIs publish 5xx under ApiId+Stage; REST APIs' 5XXError and
+		// ApiName would watch a metric that never exists.
+		metric:     "5xx",
+		dimensions: pulumi.StringMap{"ApiId": api.API.ID(), "Stage": api.Stage.Name},
+		statistic:  "Sum",
+		threshold:  api5xxThreshold,
+	})
+
+	for _, s := range specs {
+		alarm, err := newAlarm(ctx, child, topic, s)
+		if err != nil {
+			return nil, fmt.Errorf("alarm %s: %w", s.name, err)
+		}
+		a.Alarms = append(a.Alarms, alarm)
+	}
+
+	if err := ctx.RegisterResourceOutputs(a, pulumi.Map{"topicArn": topic.Arn}); err != nil {
+		return nil, err
+	}
+	return a, nil
+}
+
+// functionAlarms are the three alarms every function gets, with the
+// thresholds from its registry entry.
+func functionAlarms(cfg stackConfig, fn *deployedFunction) []alarmSpec {
+	spec := fn.Spec
+	physical := cfg.name(spec.Name)
+	dims := pulumi.StringMap{"FunctionName": fn.Function.Name}
+	p95 := spec.Alarms.P95.Milliseconds()
+	return []alarmSpec{
+		{
+			logicalName: spec.Name + "-errors",
+			name:        physical + "-errors",
+			description: fmt.Sprintf("%s failed %d or more invocations in %d s. Runbook: %slambda-errors.md",
+				physical, spec.Alarms.Errors, alarmPeriodSeconds, runbookDir),
+			namespace:  "AWS/Lambda",
+			metric:     "Errors",
+			dimensions: dims,
+			statistic:  "Sum",
+			threshold:  float64(spec.Alarms.Errors),
+		},
+		{
+			logicalName: spec.Name + "-throttles",
+			name:        physical + "-throttles",
+			description: fmt.Sprintf("%s was throttled in the last %d s. Runbook: %slambda-throttles.md",
+				physical, alarmPeriodSeconds, runbookDir),
+			namespace:  "AWS/Lambda",
+			metric:     "Throttles",
+			dimensions: dims,
+			statistic:  "Sum",
+			threshold:  1,
+		},
+		{
+			logicalName: spec.Name + "-p95",
+			name:        physical + "-p95",
+			description: fmt.Sprintf("%s p95 duration reached %d ms over %d s. Runbook: %slambda-duration-p95.md",
+				physical, p95, alarmPeriodSeconds, runbookDir),
+			namespace:  "AWS/Lambda",
+			metric:     "Duration",
+			dimensions: dims,
+			extended:   "p95",
+			threshold:  float64(p95),
+		},
+	}
+}
+
+func newAlarm(ctx *pulumi.Context, child pulumi.ResourceOption, topic *sns.Topic, s alarmSpec) (*cloudwatch.MetricAlarm, error) {
+	args := &cloudwatch.MetricAlarmArgs{
+		Name:               pulumi.String(s.name),
+		AlarmDescription:   pulumi.String(s.description),
+		Namespace:          pulumi.String(s.namespace),
+		MetricName:         pulumi.String(s.metric),
+		Dimensions:         s.dimensions,
+		Period:             pulumi.Int(alarmPeriodSeconds),
+		EvaluationPeriods:  pulumi.Int(1),
+		ComparisonOperator: pulumi.String("GreaterThanOrEqualToThreshold"),
+		Threshold:          pulumi.Float64(s.threshold),
+		// No invocations means nothing failed; an idle function must not page.
+		TreatMissingData: pulumi.String("notBreaching"),
+		AlarmActions:     pulumi.Array{topic.Arn},
+		OkActions:        pulumi.Array{topic.Arn},
+	}
+	if s.extended != "" {
+		args.ExtendedStatistic = pulumi.String(s.extended)
+		// A p95 of three requests is one cold start; wait for enough samples.
+		args.EvaluateLowSampleCountPercentiles = pulumi.String("ignore")
+	} else {
+		args.Statistic = pulumi.String(s.statistic)
+	}
+	return cloudwatch.NewMetricAlarm(ctx, s.logicalName, args, child)
+}

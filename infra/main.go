@@ -1,0 +1,24 @@
+// Package main is the Pulumi program of Mountain Highway: it deploys the
+// table, one Lambda function per registry entry with its role, log group and
+// alarms, and the HTTP API in front of them. Everything is derived from
+// internal/registry and internal/table, so adding a registry entry deploys it.
+//
+// Resources are built by newInfrastructure, outside pulumi.Run, so that the
+// tests can run the same code under pulumi.WithMocks.
+package main
+
+import "github.com/pulumi/pulumi/sdk/v3/go/pulumi"
+
+func main() {
+	pulumi.Run(run)
+}
+
+// run reads the stack configuration and builds the stack from it.
+func run(ctx *pulumi.Context) error {
+	cfg, err := loadConfig(ctx)
+	if err != nil {
+		return err
+	}
+	_, err = newInfrastructure(ctx, cfg)
+	return err
+}

@@ -1,0 +1,98 @@
+// Package config is the typed configuration every function and the dev
+// server read once at start, from environment variables set by the Pulumi
+// program (or by mh dev and the tests locally).
+package config
+
+import (
+	"encoding/base64"
+	"errors"
+	"fmt"
+	"log/slog"
+	"strconv"
+	"strings"
+)
+
+// MinCursorKey is the shortest accepted HMAC key for list cursors.
+const MinCursorKey = 32
+
+// Config holds every setting. Secrets are masked by String.
+type Config struct {
+	Stage          string     // dev, staging or prod
+	Function       string     // registry name of the running function
+	Release        string     // build identifier reported to Sentry and logs
+	Region         string     // AWS region
+	TableName      string     // the single DynamoDB table
+	DynamoEndpoint string     // non-empty only against a local DynamoDB
+	SentryDSN      string     // empty disables Sentry
+	CursorKey      []byte     // HMAC key that makes list cursors tamper-evident
+	LogLevel       slog.Level // minimum level written
+	DebugSample    float64    // fraction of invocations logged at debug level
+}
+
+// Load reads the configuration through getenv (os.Getenv in production).
+// Every missing or malformed value is reported, not just the first.
+func Load(getenv func(string) string) (Config, error) {
+	c := Config{
+		Stage:          or(getenv("STAGE"), "dev"),
+		Function:       getenv("FUNCTION_NAME"),
+		Release:        or(getenv("RELEASE"), "dev"),
+		Region:         or(getenv("AWS_REGION"), "eu-west-1"),
+		TableName:      getenv("TABLE_NAME"),
+		DynamoEndpoint: getenv("DYNAMODB_ENDPOINT"),
+		SentryDSN:      getenv("SENTRY_DSN"),
+		LogLevel:       slog.LevelInfo,
+	}
+	var errs []error
+	if c.TableName == "" {
+		errs = append(errs, errors.New("TABLE_NAME is required"))
+	}
+	key, err := base64.StdEncoding.DecodeString(getenv("CURSOR_KEY"))
+	switch {
+	case err != nil:
+		errs = append(errs, errors.New("CURSOR_KEY must be base64"))
+	case len(key) < MinCursorKey:
+		errs = append(errs, fmt.Errorf("CURSOR_KEY must decode to at least %d bytes", MinCursorKey))
+	}
+	c.CursorKey = key
+	if v := getenv("LOG_LEVEL"); v != "" {
+		if err := c.LogLevel.UnmarshalText([]byte(v)); err != nil {
+			errs = append(errs, fmt.Errorf("LOG_LEVEL %q is not debug, info, warn or error", v))
+		}
+	}
+	if v := getenv("LOG_DEBUG_SAMPLE"); v != "" {
+		f, err := strconv.ParseFloat(v, 64)
+		if err != nil || f < 0 || f > 1 {
+			errs = append(errs, fmt.Errorf("LOG_DEBUG_SAMPLE %q must be a number between 0 and 1", v))
+		}
+		c.DebugSample = f
+	}
+	return c, errors.Join(errs...)
+}
+
+// String prints the configuration with secrets masked, for the start-up log.
+func (c Config) String() string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "stage=%s function=%s release=%s region=%s table=%s", c.Stage, c.Function, c.Release, c.Region, c.TableName)
+	if c.DynamoEndpoint != "" {
+		fmt.Fprintf(&b, " dynamodb=%s", c.DynamoEndpoint)
+	}
+	fmt.Fprintf(&b, " sentry=%s cursorKey=%s log=%s debugSample=%g", mask(c.SentryDSN), mask(string(c.CursorKey)), c.LogLevel, c.DebugSample)
+	return b.String()
+}
+
+// LogValue makes slog print the masked form too.
+func (c Config) LogValue() slog.Value { return slog.StringValue(c.String()) }
+
+func mask(s string) string {
+	if s == "" {
+		return "unset"
+	}
+	return "set"
+}
+
+func or(v, def string) string {
+	if v == "" {
+		return def
+	}
+	return v
+}

@@ -1,0 +1,140 @@
+// Package devstack runs the whole system in one process for mh dev: DynamoDB
+// served by minidyn's HTTP server, S3 by gofakes3, and every HTTP route of
+// the registry served from the same handlers and wrapper the Lambda
+// functions run, reached through the real AWS SDK over loopback HTTP.
+package devstack
+
+import (
+	"context"
+	"crypto/rand"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"time"
+
+	"github.com/johannesboyne/gofakes3"
+	"github.com/johannesboyne/gofakes3/backend/s3mem"
+	miniserver "github.com/truora/minidyn/server"
+
+	"github.com/mountainhighway/marketplace/internal/cursor"
+	"github.com/mountainhighway/marketplace/internal/demo"
+	"github.com/mountainhighway/marketplace/internal/dynamo"
+	"github.com/mountainhighway/marketplace/internal/httpapi"
+	"github.com/mountainhighway/marketplace/internal/lambdahttp"
+	"github.com/mountainhighway/marketplace/internal/listing"
+	"github.com/mountainhighway/marketplace/internal/registry"
+)
+
+// Names of the local resources.
+const (
+	TableName   = "mountain-highway-dev"
+	MediaBucket = "mountain-highway-dev-media"
+)
+
+// Options configures a Stack.
+type Options struct {
+	Addr string    // listen address of the API, 127.0.0.1:8080 by default
+	Seed int       // number of demo listings to seed
+	Out  io.Writer // function logs and metrics
+}
+
+// Stack is a running dev stack.
+type Stack struct {
+	URL       string // base URL of the API
+	DynamoURL string
+	S3URL     string
+
+	api    *http.Server
+	ln     net.Listener
+	dynamo *httptest.Server
+	s3     *httptest.Server
+}
+
+// Start starts the stack and returns once it serves requests.
+func Start(ctx context.Context, opts Options) (*Stack, error) {
+	if opts.Addr == "" {
+		opts.Addr = "127.0.0.1:8080"
+	}
+	s := &Stack{
+		dynamo: httptest.NewServer(miniserver.NewServer()),
+	}
+	s.DynamoURL = s.dynamo.URL
+
+	backend := s3mem.New()
+	if err := backend.CreateBucket(MediaBucket); err != nil {
+		s.dynamo.Close()
+		return nil, fmt.Errorf("devstack: s3 bucket: %w", err)
+	}
+	s.s3 = httptest.NewServer(gofakes3.New(backend).Server())
+	s.S3URL = s.s3.URL
+
+	h, err := s.setup(ctx, opts)
+	if err != nil {
+		s.closeBackends()
+		return nil, err
+	}
+	ln, err := net.Listen("tcp", opts.Addr)
+	if err != nil {
+		s.closeBackends()
+		return nil, fmt.Errorf("devstack: listen: %w", err)
+	}
+	s.ln = ln
+	s.URL = "http://" + ln.Addr().String()
+	s.api = &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second}
+	go func() { _ = s.api.Serve(ln) }() // Serve returns ErrServerClosed on Close
+	return s, nil
+}
+
+func (s *Stack) setup(ctx context.Context, opts Options) (http.Handler, error) {
+	db, err := dynamo.NewClient(ctx, "eu-west-1", s.DynamoURL)
+	if err != nil {
+		return nil, err
+	}
+	if err := dynamo.CreateTable(ctx, db, TableName); err != nil {
+		return nil, err
+	}
+	store := dynamo.NewListings(db, TableName)
+	if opts.Seed > 0 {
+		if err := store.Put(ctx, demo.Listings(opts.Seed, 1, time.Now())...); err != nil {
+			return nil, fmt.Errorf("devstack: seed: %w", err)
+		}
+	}
+	key := make([]byte, 32)
+	if _, err := rand.Read(key); err != nil {
+		return nil, err
+	}
+	routes := httpapi.Routes(httpapi.Deps{
+		Stage:    "dev",
+		Release:  "dev",
+		Listings: listing.NewService(store, cursor.New(key)),
+	})
+	mux := http.NewServeMux()
+	for _, fn := range registry.HTTP() {
+		h, ok := routes[fn.Name]
+		if !ok {
+			return nil, fmt.Errorf("devstack: no handler for registry function %s", fn.Name)
+		}
+		w := lambdahttp.New(lambdahttp.Options{Function: fn, Stage: "dev", LogLevel: slog.LevelInfo, Out: opts.Out})
+		mux.Handle(fn.HTTP.Pattern(), w.Handler(h))
+	}
+	return lambdahttp.Routed(mux), nil
+}
+
+// Close stops the API and the backing services.
+func (s *Stack) Close() error {
+	err := s.api.Close()
+	s.closeBackends()
+	if errors.Is(err, http.ErrServerClosed) {
+		return nil
+	}
+	return err
+}
+
+func (s *Stack) closeBackends() {
+	s.dynamo.Close()
+	s.s3.Close()
+}

@@ -1,0 +1,79 @@
+package devstack_test
+
+import (
+	"context"
+	"encoding/json"
+	"io"
+	"net/http"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/mountainhighway/marketplace/internal/devstack"
+)
+
+func get(t *testing.T, url string, v any) *http.Response {
+	t.Helper()
+	resp, err := http.Get(url)
+	require.NoError(t, err)
+	defer resp.Body.Close()
+	body, err := io.ReadAll(resp.Body)
+	require.NoError(t, err)
+	if v != nil {
+		require.NoError(t, json.Unmarshal(body, v), string(body))
+	}
+	return resp
+}
+
+func TestStackServesSeededListings(t *testing.T) {
+	s, err := devstack.Start(context.Background(), devstack.Options{Addr: "127.0.0.1:0", Seed: 240, Out: io.Discard})
+	require.NoError(t, err)
+	t.Cleanup(func() { assert.NoError(t, s.Close()) })
+
+	var page struct {
+		Items []struct {
+			ID          string `json:"id"`
+			Category    string `json:"category"`
+			PublishedAt string `json:"publishedAt"`
+		} `json:"items"`
+		NextCursor string `json:"nextCursor"`
+	}
+	resp := get(t, s.URL+"/v1/listings?limit=50", &page)
+	require.Equal(t, http.StatusOK, resp.StatusCode)
+	assert.Len(t, page.Items, 50)
+	assert.NotEmpty(t, page.NextCursor)
+	for i := 1; i < len(page.Items); i++ {
+		assert.GreaterOrEqual(t, page.Items[i-1].PublishedAt, page.Items[i].PublishedAt, "newest first")
+	}
+	seen := map[string]bool{}
+	for _, it := range page.Items {
+		seen[it.ID] = true
+	}
+	total := len(page.Items)
+	for page.NextCursor != "" {
+		cur := page.NextCursor
+		page.NextCursor = ""
+		page.Items = nil
+		resp = get(t, s.URL+"/v1/listings?limit=50&cursor="+cur, &page)
+		require.Equal(t, http.StatusOK, resp.StatusCode)
+		for _, it := range page.Items {
+			assert.False(t, seen[it.ID], "duplicate %s", it.ID)
+			seen[it.ID] = true
+		}
+		total += len(page.Items)
+	}
+	assert.Equal(t, 216, total, "9 in 10 demo listings are published")
+
+	resp = get(t, s.URL+"/v1/listings?category=books&minPrice=1000&maxPrice=20000", &page)
+	require.Equal(t, http.StatusOK, resp.StatusCode)
+	for _, it := range page.Items {
+		assert.Equal(t, "books", it.Category)
+	}
+	var one map[string]any
+	resp = get(t, s.URL+"/v1/listings/"+page.Items[0].ID, &one)
+	assert.Equal(t, http.StatusOK, resp.StatusCode)
+	resp = get(t, s.URL+"/v1/nope", &one)
+	assert.Equal(t, http.StatusNotFound, resp.StatusCode)
+	assert.Equal(t, "application/problem+json", resp.Header.Get("Content-Type"))
+}

@@ -1,0 +1,318 @@
+package dynamo
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/feature/dynamodb/attributevalue"
+	"github.com/aws/aws-sdk-go-v2/feature/dynamodb/expression"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
+
+	"github.com/mountainhighway/marketplace/internal/fault"
+	"github.com/mountainhighway/marketplace/internal/listing"
+	"github.com/mountainhighway/marketplace/internal/table"
+)
+
+// ListingsAPI is the part of the DynamoDB client the listing store calls.
+type ListingsAPI interface {
+	GetItem(context.Context, *dynamodb.GetItemInput, ...func(*dynamodb.Options)) (*dynamodb.GetItemOutput, error)
+	Query(context.Context, *dynamodb.QueryInput, ...func(*dynamodb.Options)) (*dynamodb.QueryOutput, error)
+	BatchWriteItem(context.Context, *dynamodb.BatchWriteItemInput, ...func(*dynamodb.Options)) (*dynamodb.BatchWriteItemOutput, error)
+}
+
+// Listings stores listings. Item layout and indexes (see docs/data-model.md):
+//
+//	PK = LISTING#<id>  SK = LISTING
+//	GSI1PK = CATEGORY#<category>  GSI1SK = <publishedAt>#<id>   (published only)
+//	GSI2PK = PUBLISHED            GSI2SK = <publishedAt>#<id>   (published only)
+//
+// The indexes are sparse: only published listings carry their keys, so
+// browsing never reads a draft.
+type Listings struct {
+	db    ListingsAPI
+	table string
+}
+
+var _ listing.Store = (*Listings)(nil)
+
+// NewListings returns the listing store on table name.
+func NewListings(db ListingsAPI, name string) *Listings {
+	return &Listings{db: db, table: name}
+}
+
+// pageRounds bounds the queries one Browse makes when a price filter
+// discards items, so a selective filter returns a short page with a cursor
+// instead of reading the whole partition.
+const (
+	pageRounds   = 5
+	filteredPage = 100
+)
+
+// sortTime is fixed-width so that lexical order is time order.
+const sortTime = "2006-01-02T15:04:05.000000000Z"
+
+type listingItem struct {
+	PK          string `dynamodbav:"PK"`
+	SK          string `dynamodbav:"SK"`
+	GSI1PK      string `dynamodbav:"GSI1PK,omitempty"`
+	GSI1SK      string `dynamodbav:"GSI1SK,omitempty"`
+	GSI2PK      string `dynamodbav:"GSI2PK,omitempty"`
+	GSI2SK      string `dynamodbav:"GSI2SK,omitempty"`
+	Type        string `dynamodbav:"type"`
+	ID          string `dynamodbav:"id"`
+	SellerID    string `dynamodbav:"sellerId"`
+	Title       string `dynamodbav:"title"`
+	Description string `dynamodbav:"description"`
+	Category    string `dynamodbav:"category"`
+	PriceAmount int64  `dynamodbav:"priceAmount"`
+	Currency    string `dynamodbav:"currency"`
+	Status      string `dynamodbav:"status"`
+	Stock       int    `dynamodbav:"stock"`
+	CreatedAt   string `dynamodbav:"createdAt"`
+	UpdatedAt   string `dynamodbav:"updatedAt"`
+	PublishedAt string `dynamodbav:"publishedAt,omitempty"`
+	Version     int64  `dynamodbav:"version"`
+}
+
+func listingKey(id string) map[string]types.AttributeValue {
+	return map[string]types.AttributeValue{
+		table.PK: &types.AttributeValueMemberS{Value: "LISTING#" + id},
+		table.SK: &types.AttributeValueMemberS{Value: "LISTING"},
+	}
+}
+
+func toItem(l listing.Listing) listingItem {
+	it := listingItem{
+		PK: "LISTING#" + l.ID, SK: "LISTING", Type: "listing",
+		ID: l.ID, SellerID: l.SellerID, Title: l.Title, Description: l.Description,
+		Category: l.Category, PriceAmount: l.Price.Amount, Currency: l.Price.Currency,
+		Status: string(l.Status), Stock: l.Stock,
+		CreatedAt: l.CreatedAt.UTC().Format(time.RFC3339Nano),
+		UpdatedAt: l.UpdatedAt.UTC().Format(time.RFC3339Nano),
+		Version:   l.Version,
+	}
+	if l.PublishedAt != nil {
+		it.PublishedAt = l.PublishedAt.UTC().Format(time.RFC3339Nano)
+		if l.Status == listing.Published {
+			sk := l.PublishedAt.UTC().Format(sortTime) + "#" + l.ID
+			it.GSI1PK, it.GSI1SK = "CATEGORY#"+l.Category, sk
+			it.GSI2PK, it.GSI2SK = "PUBLISHED", sk
+		}
+	}
+	return it
+}
+
+func fromItem(it listingItem) (listing.Listing, error) {
+	l := listing.Listing{
+		ID: it.ID, SellerID: it.SellerID, Title: it.Title, Description: it.Description,
+		Category: it.Category, Price: listing.Money{Amount: it.PriceAmount, Currency: it.Currency},
+		Status: listing.Status(it.Status), Stock: it.Stock, Version: it.Version,
+	}
+	var err error
+	if l.CreatedAt, err = time.Parse(time.RFC3339Nano, it.CreatedAt); err != nil {
+		return l, fmt.Errorf("listing %s createdAt: %w", it.ID, err)
+	}
+	if l.UpdatedAt, err = time.Parse(time.RFC3339Nano, it.UpdatedAt); err != nil {
+		return l, fmt.Errorf("listing %s updatedAt: %w", it.ID, err)
+	}
+	if it.PublishedAt != "" {
+		t, err := time.Parse(time.RFC3339Nano, it.PublishedAt)
+		if err != nil {
+			return l, fmt.Errorf("listing %s publishedAt: %w", it.ID, err)
+		}
+		l.PublishedAt = &t
+	}
+	return l, nil
+}
+
+// Get returns the listing with id, or a fault.NotFound error.
+func (s *Listings) Get(ctx context.Context, id string) (listing.Listing, error) {
+	const op = "dynamo.Listings.Get"
+	out, err := s.db.GetItem(ctx, &dynamodb.GetItemInput{TableName: aws.String(s.table), Key: listingKey(id)})
+	if err != nil {
+		return listing.Listing{}, fault.Wrap(op, err)
+	}
+	if len(out.Item) == 0 {
+		return listing.Listing{}, fault.E(op, fault.NotFound, "no listing "+id)
+	}
+	var it listingItem
+	if err := attributevalue.UnmarshalMap(out.Item, &it); err != nil {
+		return listing.Listing{}, fault.Wrap(op, err)
+	}
+	l, err := fromItem(it)
+	if err != nil {
+		return listing.Listing{}, fault.Wrap(op, err)
+	}
+	return l, nil
+}
+
+// Browse queries the category index, or the all-listings index when no
+// category is given, newest first. A price filter is applied by DynamoDB
+// as a filter expression; see pageRounds.
+func (s *Listings) Browse(ctx context.Context, q listing.Query, after map[string]string) ([]listing.Listing, map[string]string, error) {
+	const op = "dynamo.Listings.Browse"
+	ix, partition := indexFor(q)
+	keyNames := []string{table.PK, table.SK, ix.PK, ix.SK}
+
+	var start map[string]types.AttributeValue
+	if after != nil {
+		if len(after) != len(keyNames) || after[ix.PK] != partition {
+			return nil, nil, fault.Validation(op, fault.FieldError{Field: "cursor", Message: "does not belong to this query"})
+		}
+		start = map[string]types.AttributeValue{}
+		for _, k := range keyNames {
+			v, ok := after[k]
+			if !ok {
+				return nil, nil, fault.Validation(op, fault.FieldError{Field: "cursor", Message: "does not belong to this query"})
+			}
+			start[k] = &types.AttributeValueMemberS{Value: v}
+		}
+	}
+
+	kb := expression.Key(ix.PK).Equal(expression.Value(partition))
+	eb := expression.NewBuilder().WithKeyCondition(kb)
+	if q.HasPriceFilter() {
+		eb = eb.WithFilter(priceFilter(q))
+	}
+	expr, err := eb.Build()
+	if err != nil {
+		return nil, nil, fault.Wrap(op, err)
+	}
+
+	var raw []map[string]types.AttributeValue
+	for round := 0; ; round++ {
+		want := q.Limit + 1 - len(raw) // one more than needed tells whether a next page exists
+		if q.HasPriceFilter() {
+			want = max(want, filteredPage)
+		}
+		out, err := s.db.Query(ctx, &dynamodb.QueryInput{
+			TableName:                 aws.String(s.table),
+			IndexName:                 aws.String(ix.Name),
+			KeyConditionExpression:    expr.KeyCondition(),
+			FilterExpression:          expr.Filter(),
+			ExpressionAttributeNames:  expr.Names(),
+			ExpressionAttributeValues: expr.Values(),
+			ScanIndexForward:          aws.Bool(false),
+			ExclusiveStartKey:         start,
+			Limit:                     aws.Int32(int32(want)),
+		})
+		if err != nil {
+			return nil, nil, fault.Wrap(op, err)
+		}
+		raw = append(raw, out.Items...)
+		start = out.LastEvaluatedKey
+		if len(raw) > q.Limit || len(start) == 0 {
+			break
+		}
+		if round+1 == pageRounds {
+			// Out of budget: hand back what we have and where we stopped.
+			items, err := decodeListings(raw)
+			if err != nil {
+				return nil, nil, fault.Wrap(op, err)
+			}
+			return items, positionOf(start, keyNames), nil
+		}
+	}
+
+	var next map[string]string
+	if len(raw) > q.Limit {
+		raw = raw[:q.Limit]
+		next = positionOf(raw[len(raw)-1], keyNames)
+	}
+	items, err := decodeListings(raw)
+	if err != nil {
+		return nil, nil, fault.Wrap(op, err)
+	}
+	return items, next, nil
+}
+
+func indexFor(q listing.Query) (table.Index, string) {
+	if q.Category != "" {
+		ix, _ := table.Lookup(table.GSI1)
+		return ix, "CATEGORY#" + q.Category
+	}
+	ix, _ := table.Lookup(table.GSI2)
+	return ix, "PUBLISHED"
+}
+
+func priceFilter(q listing.Query) expression.ConditionBuilder {
+	price := expression.Name("priceAmount")
+	switch {
+	case q.MinPrice != nil && q.MaxPrice != nil:
+		return price.Between(expression.Value(*q.MinPrice), expression.Value(*q.MaxPrice))
+	case q.MinPrice != nil:
+		return price.GreaterThanEqual(expression.Value(*q.MinPrice))
+	default:
+		return price.LessThanEqual(expression.Value(*q.MaxPrice))
+	}
+}
+
+// positionOf extracts the key attributes of an item (or of a
+// LastEvaluatedKey) as the string map a cursor carries.
+func positionOf(item map[string]types.AttributeValue, names []string) map[string]string {
+	pos := make(map[string]string, len(names))
+	for _, n := range names {
+		if s, ok := item[n].(*types.AttributeValueMemberS); ok {
+			pos[n] = s.Value
+		}
+	}
+	return pos
+}
+
+func decodeListings(raw []map[string]types.AttributeValue) ([]listing.Listing, error) {
+	var its []listingItem
+	if err := attributevalue.UnmarshalListOfMaps(raw, &its); err != nil {
+		return nil, err
+	}
+	out := make([]listing.Listing, 0, len(its))
+	for _, it := range its {
+		l, err := fromItem(it)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, l)
+	}
+	return out, nil
+}
+
+// Put writes listings, 25 per BatchWriteItem call, retrying unprocessed
+// items. It replaces whole items and is meant for seeding and tests; the
+// write paths with invariants use conditional writes.
+func (s *Listings) Put(ctx context.Context, ls ...listing.Listing) error {
+	const op = "dynamo.Listings.Put"
+	for len(ls) > 0 {
+		n := min(25, len(ls))
+		reqs := make([]types.WriteRequest, 0, n)
+		for _, l := range ls[:n] {
+			av, err := attributevalue.MarshalMap(toItem(l))
+			if err != nil {
+				return fault.Wrap(op, err)
+			}
+			reqs = append(reqs, types.WriteRequest{PutRequest: &types.PutRequest{Item: av}})
+		}
+		ls = ls[n:]
+		pending := map[string][]types.WriteRequest{s.table: reqs}
+		for attempt := 0; len(pending[s.table]) > 0; attempt++ {
+			if attempt == 8 {
+				return fault.Wrap(op, errors.New("unprocessed items after 8 attempts"))
+			}
+			if attempt > 0 {
+				select {
+				case <-ctx.Done():
+					return fault.Wrap(op, ctx.Err())
+				case <-time.After(time.Duration(1<<attempt) * 10 * time.Millisecond):
+				}
+			}
+			out, err := s.db.BatchWriteItem(ctx, &dynamodb.BatchWriteItemInput{RequestItems: pending})
+			if err != nil {
+				return fault.Wrap(op, err)
+			}
+			pending = out.UnprocessedItems
+		}
+	}
+	return nil
+}

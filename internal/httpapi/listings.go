@@ -1,0 +1,40 @@
+package httpapi
+
+import (
+	"net/http"
+
+	"github.com/mountainhighway/marketplace/internal/listing"
+)
+
+// Browse responses are public and change when listings are published, so
+// shared caches may keep them briefly.
+const (
+	listingCache = "public, max-age=30"
+	browseCache  = "public, max-age=10"
+)
+
+// GetListing serves GET /v1/listings/{id}.
+func GetListing(svc *listing.Service) http.Handler {
+	return HandlerFunc(func(w http.ResponseWriter, r *http.Request) error {
+		l, err := svc.Get(r.Context(), r.PathValue("id"))
+		if err != nil {
+			return err
+		}
+		return writeJSON(w, http.StatusOK, listingCache, l)
+	})
+}
+
+// ListListings serves GET /v1/listings.
+func ListListings(svc *listing.Service) http.Handler {
+	return HandlerFunc(func(w http.ResponseWriter, r *http.Request) error {
+		q, err := listing.ParseQuery(r.URL.Query())
+		if err != nil {
+			return err
+		}
+		page, err := svc.Browse(r.Context(), q)
+		if err != nil {
+			return err
+		}
+		return writeJSON(w, http.StatusOK, browseCache, page)
+	})
+}

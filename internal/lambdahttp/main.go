@@ -1,0 +1,81 @@
+package lambdahttp
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+	"os"
+
+	"github.com/aws/aws-lambda-go/lambda"
+	"github.com/awslabs/aws-lambda-go-api-proxy/httpadapter"
+	"github.com/getsentry/sentry-go"
+
+	"github.com/mountainhighway/marketplace/internal/config"
+	"github.com/mountainhighway/marketplace/internal/registry"
+)
+
+// Build constructs a function's handler from its configuration. It runs
+// once per execution environment, so clients it creates are reused.
+type Build func(ctx context.Context, cfg config.Config) (http.Handler, error)
+
+// Main is the body of every HTTP function's main: it loads the
+// configuration, builds the handler and serves API Gateway v2 events until
+// the execution environment is shut down. Start-up failures are printed and
+// end the process, which Lambda reports as an init error.
+func Main(name string, build Build) {
+	h, err := Setup(context.Background(), name, os.Getenv, build)
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "%s: %v\n", name, err)
+		os.Exit(1)
+	}
+	lambda.Start(httpadapter.NewV2(h).ProxyWithContext)
+}
+
+// Setup resolves the registry entry, reads the configuration through getenv
+// and returns the wrapped handler of function name.
+func Setup(ctx context.Context, name string, getenv func(string) string, build Build) (http.Handler, error) {
+	fn, ok := registry.Lookup(name)
+	if !ok || fn.HTTP == nil {
+		return nil, fmt.Errorf("no HTTP function %q in the registry", name)
+	}
+	cfg, err := config.Load(getenv)
+	if err != nil {
+		return nil, fmt.Errorf("config: %w", err)
+	}
+	cfg.Function = name
+	client, err := NewSentry(cfg)
+	if err != nil {
+		return nil, err
+	}
+	h, err := build(ctx, cfg)
+	if err != nil {
+		return nil, fmt.Errorf("build: %w", err)
+	}
+	w := New(Options{
+		Function:    fn,
+		Stage:       cfg.Stage,
+		LogLevel:    cfg.LogLevel,
+		DebugSample: cfg.DebugSample,
+		Out:         os.Stdout,
+		Sentry:      client,
+	})
+	return w.Handler(h), nil
+}
+
+// NewSentry returns a Sentry client for the configuration, or nil when no
+// DSN is set, which disables reporting.
+func NewSentry(cfg config.Config) (*sentry.Client, error) {
+	if cfg.SentryDSN == "" {
+		return nil, nil
+	}
+	c, err := sentry.NewClient(sentry.ClientOptions{
+		Dsn:         cfg.SentryDSN,
+		Release:     cfg.Release,
+		Environment: cfg.Stage,
+		ServerName:  cfg.Function,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("sentry: %w", err)
+	}
+	return c, nil
+}

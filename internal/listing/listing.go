@@ -1,0 +1,171 @@
+// Package listing holds the marketplace's listings: what a listing is, which
+// ones the public may see, and how buyers browse them. It declares the Store
+// it needs and knows nothing of DynamoDB.
+package listing
+
+import (
+	"context"
+	"crypto/rand"
+	"regexp"
+	"time"
+
+	"github.com/oklog/ulid/v2"
+
+	"github.com/mountainhighway/marketplace/internal/cursor"
+	"github.com/mountainhighway/marketplace/internal/fault"
+)
+
+// Status is where a listing is in its lifecycle.
+type Status string
+
+// The lifecycle: a seller drafts, publishes, and archives; a listing is sold
+// when its stock reaches zero.
+const (
+	Draft     Status = "draft"
+	Published Status = "published"
+	Archived  Status = "archived"
+	Sold      Status = "sold"
+)
+
+// Money is an amount in integer minor units (cents) of an ISO 4217 currency.
+type Money struct {
+	Amount   int64  `json:"amount"`
+	Currency string `json:"currency"`
+}
+
+// Listing is an item offered for sale.
+type Listing struct {
+	ID          string     `json:"id"`
+	SellerID    string     `json:"sellerId"`
+	Title       string     `json:"title"`
+	Description string     `json:"description"`
+	Category    string     `json:"category"`
+	Price       Money      `json:"price"`
+	Status      Status     `json:"status"`
+	Stock       int        `json:"stock"`
+	CreatedAt   time.Time  `json:"createdAt"`
+	UpdatedAt   time.Time  `json:"updatedAt"`
+	PublishedAt *time.Time `json:"publishedAt,omitempty"`
+	Version     int64      `json:"version"`
+}
+
+// Visible reports whether the public may see the listing.
+func (l Listing) Visible() bool { return l.Status == Published || l.Status == Sold }
+
+// Categories is the fixed, documented set of categories, in display order.
+var categories = []string{
+	"electronics", "fashion", "home", "garden", "sports", "toys",
+	"books", "music", "art", "collectibles", "vehicles", "other",
+}
+
+// Categories returns the category slugs a listing may have.
+func Categories() []string { return append([]string(nil), categories...) }
+
+// ValidCategory reports whether c is one of Categories.
+func ValidCategory(c string) bool {
+	for _, x := range categories {
+		if x == c {
+			return true
+		}
+	}
+	return false
+}
+
+var idPattern = regexp.MustCompile(`^lst_[0-9A-HJKMNP-TV-Z]{26}$`)
+
+// NewID returns a fresh listing id: "lst_" and a ULID, so ids sort by
+// creation time.
+func NewID(at time.Time) string {
+	return "lst_" + ulid.MustNew(ulid.Timestamp(at), rand.Reader).String()
+}
+
+// ValidID reports whether id has the shape of a listing id.
+func ValidID(id string) bool { return idPattern.MatchString(id) }
+
+// Store is the persistence the listing service needs.
+type Store interface {
+	// Get returns the listing with id, or a fault.NotFound error.
+	Get(ctx context.Context, id string) (Listing, error)
+	// Browse returns up to q.Limit published listings matching q, newest
+	// first, starting after position (nil for the first page), and the
+	// position after the last one returned (nil at the end).
+	Browse(ctx context.Context, q Query, after map[string]string) ([]Listing, map[string]string, error)
+}
+
+// Page is one page of a listing query.
+type Page struct {
+	Items      []Listing `json:"items"`
+	NextCursor string    `json:"nextCursor,omitempty"`
+}
+
+// Service is the read side of listings.
+type Service struct {
+	store   Store
+	cursors *cursor.Codec
+}
+
+// NewService returns a Service over store, signing cursors with cursors.
+func NewService(store Store, cursors *cursor.Codec) *Service {
+	return &Service{store: store, cursors: cursors}
+}
+
+// Get returns a listing the public may see. Drafts and archived listings are
+// reported as not found, exactly like ids that do not exist.
+func (s *Service) Get(ctx context.Context, id string) (Listing, error) {
+	const op = "listing.Get"
+	notFound := fault.E(op, fault.NotFound, "no listing with id "+quote(id))
+	if !ValidID(id) {
+		return Listing{}, notFound
+	}
+	l, err := s.store.Get(ctx, id)
+	if fault.KindOf(err) == fault.NotFound {
+		return Listing{}, notFound
+	}
+	if err != nil {
+		return Listing{}, fault.Wrap(op, err)
+	}
+	if !l.Visible() {
+		return Listing{}, notFound
+	}
+	return l, nil
+}
+
+// Browse returns one page of published listings for q.
+func (s *Service) Browse(ctx context.Context, q Query) (Page, error) {
+	const op = "listing.Browse"
+	var after map[string]string
+	if q.Cursor != "" {
+		pos, err := s.cursors.Decode(q.scope(), q.Cursor)
+		if err != nil {
+			return Page{}, fault.Validation(op, fault.FieldError{Field: "cursor", Message: "is not a cursor issued for this query; start again without it"})
+		}
+		after = pos
+	}
+	items, next, err := s.store.Browse(ctx, q, after)
+	if err != nil {
+		if fe, ok := fault.As(err); ok && fe.Kind != fault.Internal {
+			return Page{}, err
+		}
+		return Page{}, fault.Wrap(op, err)
+	}
+	page := Page{Items: items}
+	if page.Items == nil {
+		page.Items = []Listing{}
+	}
+	if next != nil {
+		c, err := s.cursors.Encode(q.scope(), next)
+		if err != nil {
+			return Page{}, fault.Wrap(op, err)
+		}
+		page.NextCursor = c
+	}
+	return page, nil
+}
+
+// quote shortens and quotes untrusted input for a message.
+func quote(s string) string {
+	if len(s) > 64 {
+		s = s[:64] + "…"
+	}
+	return `"` + s + `"`
+}

@@ -1,0 +1,151 @@
+// Package registry lists every function of the system as pure data: its
+// trigger, who may call it, what it touches, its sizing and its alarm
+// thresholds. The dev server, the Lambda wrapper, the Pulumi program and the
+// consistency tests are all derived from it, so it imports nothing heavy.
+package registry
+
+import "time"
+
+// Auth says who may call an HTTP route.
+type Auth string
+
+// The auth levels, from least to most privileged.
+const (
+	Public Auth = "public" // anyone, no token
+	User   Auth = "user"   // any signed-in account
+	Seller Auth = "seller" // accounts with the seller role
+	Admin  Auth = "admin"  // accounts with the admin role
+)
+
+// TableAction is one DynamoDB action a function may perform on the table and
+// its indexes. The Pulumi program grants exactly these, nothing more.
+type TableAction string
+
+// The DynamoDB actions functions use. Transactions are authorised per
+// contained action, so there is no separate transaction action.
+const (
+	GetItem        TableAction = "dynamodb:GetItem"
+	BatchGetItem   TableAction = "dynamodb:BatchGetItem"
+	Query          TableAction = "dynamodb:Query"
+	PutItem        TableAction = "dynamodb:PutItem"
+	UpdateItem     TableAction = "dynamodb:UpdateItem"
+	DeleteItem     TableAction = "dynamodb:DeleteItem"
+	BatchWriteItem TableAction = "dynamodb:BatchWriteItem"
+	ConditionCheck TableAction = "dynamodb:ConditionCheckItem"
+)
+
+// Route is the HTTP trigger of a function: an API Gateway route key, whose
+// path syntax ({name} parameters) is also the net/http ServeMux syntax.
+type Route struct {
+	Method string
+	Path   string
+}
+
+// Pattern returns the route as a net/http ServeMux pattern, "GET /v1/x/{id}".
+func (r Route) Pattern() string { return r.Method + " " + r.Path }
+
+// Key returns the route as an API Gateway route key, "GET /v1/x/{id}".
+func (r Route) Key() string { return r.Method + " " + r.Path }
+
+// Alarms holds the thresholds of the per-function CloudWatch alarms.
+type Alarms struct {
+	// Errors is the number of failed invocations in five minutes that pages.
+	Errors int
+	// P95 is the p95 duration over five minutes that counts as slow.
+	P95 time.Duration
+}
+
+// Function is one deployable unit: a folder functions/<Name> with its own
+// binary, role, log group and alarms.
+type Function struct {
+	Name        string
+	Description string
+	HTTP        *Route // nil for functions triggered otherwise
+	Auth        Auth
+	Table       []TableAction
+	MemoryMB    int
+	Timeout     time.Duration
+	// MaxBody bounds the request body the wrapper reads; larger bodies get 413.
+	MaxBody int64
+	Alarms  Alarms
+}
+
+// Defaults applied by All to entries that leave a field zero.
+const (
+	DefaultMemoryMB = 256
+	DefaultTimeout  = 10 * time.Second
+	DefaultMaxBody  = 64 << 10
+	DefaultErrors   = 5
+	DefaultP95      = 1 * time.Second
+)
+
+// All returns every function, in a stable order, with defaults filled in.
+func All() []Function {
+	fns := []Function{
+		{
+			Name:        "health",
+			Description: "Liveness: answers without touching any dependency.",
+			HTTP:        &Route{"GET", "/v1/health"},
+			Auth:        Public,
+			MemoryMB:    128,
+			Timeout:     3 * time.Second,
+			Alarms:      Alarms{P95: 100 * time.Millisecond},
+		},
+		{
+			Name:        "listing-get",
+			Description: "Returns one published listing.",
+			HTTP:        &Route{"GET", "/v1/listings/{id}"},
+			Auth:        Public,
+			Table:       []TableAction{GetItem},
+			Alarms:      Alarms{P95: 200 * time.Millisecond},
+		},
+		{
+			Name:        "listing-list",
+			Description: "Browses published listings by category and price, newest first.",
+			HTTP:        &Route{"GET", "/v1/listings"},
+			Auth:        Public,
+			Table:       []TableAction{Query},
+			Alarms:      Alarms{P95: 200 * time.Millisecond},
+		},
+	}
+	for i := range fns {
+		f := &fns[i]
+		if f.MemoryMB == 0 {
+			f.MemoryMB = DefaultMemoryMB
+		}
+		if f.Timeout == 0 {
+			f.Timeout = DefaultTimeout
+		}
+		if f.MaxBody == 0 {
+			f.MaxBody = DefaultMaxBody
+		}
+		if f.Alarms.Errors == 0 {
+			f.Alarms.Errors = DefaultErrors
+		}
+		if f.Alarms.P95 == 0 {
+			f.Alarms.P95 = DefaultP95
+		}
+	}
+	return fns
+}
+
+// HTTP returns the functions that serve an HTTP route.
+func HTTP() []Function {
+	var out []Function
+	for _, f := range All() {
+		if f.HTTP != nil {
+			out = append(out, f)
+		}
+	}
+	return out
+}
+
+// Lookup returns the function with the given name.
+func Lookup(name string) (Function, bool) {
+	for _, f := range All() {
+		if f.Name == name {
+			return f, true
+		}
+	}
+	return Function{}, false
+}
