@@ -17,7 +17,7 @@ type infrastructure struct {
 
 // newInfrastructure builds the whole stack in dependency order: the table
 // first, the functions that use it, the API that routes to them, and the
-// alarms that watch both. It also sets the stack outputs.
+// alarms that watch both. It also exports the stack outputs.
 func newInfrastructure(ctx *pulumi.Context, cfg stackConfig) (*infrastructure, error) {
 	data, err := newDataStore(ctx, cfg)
 	if err != nil {
@@ -36,14 +36,25 @@ func newInfrastructure(ctx *pulumi.Context, cfg stackConfig) (*infrastructure, e
 		return nil, err
 	}
 
+	infra := &infrastructure{Data: data, Functions: fns, API: api, Alerting: alerts}
+	for name, value := range infra.outputs() {
+		ctx.Export(name, value)
+	}
+	return infra, nil
+}
+
+// outputs are the stack outputs that CI and operators read after a deploy:
+// where the API is, which table and topic to look at, and each registry
+// name's deployed function name (for logs and `aws lambda invoke`).
+func (i *infrastructure) outputs() pulumi.Map {
 	names := pulumi.StringMap{}
-	for _, fn := range fns.All {
+	for _, fn := range i.Functions.All {
 		names[fn.Spec.Name] = fn.Function.Name
 	}
-	ctx.Export("apiUrl", api.API.ApiEndpoint)
-	ctx.Export("tableName", data.Table.Name)
-	ctx.Export("alarmTopicArn", alerts.Topic.Arn)
-	ctx.Export("functionNames", names)
-
-	return &infrastructure{Data: data, Functions: fns, API: api, Alerting: alerts}, nil
+	return pulumi.Map{
+		"apiUrl":        i.API.API.ApiEndpoint,
+		"tableName":     i.Data.Table.Name,
+		"alarmTopicArn": i.Alerting.Topic.Arn,
+		"functionNames": names,
+	}
 }

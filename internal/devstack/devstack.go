@@ -16,6 +16,7 @@ import (
 	"net/http/httptest"
 	"time"
 
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/johannesboyne/gofakes3"
 	"github.com/johannesboyne/gofakes3/backend/s3mem"
 	miniserver "github.com/truora/minidyn/server"
@@ -40,6 +41,13 @@ type Options struct {
 	Addr string    // listen address of the API, 127.0.0.1:8080 by default
 	Seed int       // number of demo listings to seed
 	Out  io.Writer // function logs and metrics
+	// DynamoEndpoint, when set, replaces the embedded minidyn with another
+	// DynamoDB (mh bench uses DynamoDB Local); Table names the table to
+	// create there (TableName by default).
+	DynamoEndpoint string
+	Table          string
+	// DynamoOptions are applied to the DynamoDB client (e.g. a call counter).
+	DynamoOptions []func(*dynamodb.Options)
 }
 
 // Stack is a running dev stack.
@@ -59,14 +67,18 @@ func Start(ctx context.Context, opts Options) (*Stack, error) {
 	if opts.Addr == "" {
 		opts.Addr = "127.0.0.1:8080"
 	}
-	s := &Stack{
-		dynamo: httptest.NewServer(miniserver.NewServer()),
+	if opts.Table == "" {
+		opts.Table = TableName
 	}
-	s.DynamoURL = s.dynamo.URL
+	s := &Stack{DynamoURL: opts.DynamoEndpoint}
+	if s.DynamoURL == "" {
+		s.dynamo = httptest.NewServer(miniserver.NewServer())
+		s.DynamoURL = s.dynamo.URL
+	}
 
 	backend := s3mem.New()
 	if err := backend.CreateBucket(MediaBucket); err != nil {
-		s.dynamo.Close()
+		s.closeBackends()
 		return nil, fmt.Errorf("devstack: s3 bucket: %w", err)
 	}
 	s.s3 = httptest.NewServer(gofakes3.New(backend).Server())
@@ -90,14 +102,14 @@ func Start(ctx context.Context, opts Options) (*Stack, error) {
 }
 
 func (s *Stack) setup(ctx context.Context, opts Options) (http.Handler, error) {
-	db, err := dynamo.NewClient(ctx, "eu-west-1", s.DynamoURL)
+	db, err := dynamo.NewClient(ctx, "eu-west-1", s.DynamoURL, opts.DynamoOptions...)
 	if err != nil {
 		return nil, err
 	}
-	if err := dynamo.CreateTable(ctx, db, TableName); err != nil {
+	if err := dynamo.CreateTable(ctx, db, opts.Table); err != nil {
 		return nil, err
 	}
-	store := dynamo.NewListings(db, TableName)
+	store := dynamo.NewListings(db, opts.Table)
 	if opts.Seed > 0 {
 		if err := store.Put(ctx, demo.Listings(opts.Seed, 1, time.Now())...); err != nil {
 			return nil, fmt.Errorf("devstack: seed: %w", err)
@@ -135,6 +147,10 @@ func (s *Stack) Close() error {
 }
 
 func (s *Stack) closeBackends() {
-	s.dynamo.Close()
-	s.s3.Close()
+	if s.dynamo != nil {
+		s.dynamo.Close()
+	}
+	if s.s3 != nil {
+		s.s3.Close()
+	}
 }

@@ -161,13 +161,13 @@ func (s *Listings) Browse(ctx context.Context, q listing.Query, after map[string
 	var start map[string]types.AttributeValue
 	if after != nil {
 		if len(after) != len(keyNames) || after[ix.PK] != partition {
-			return nil, nil, fault.Validation(op, fault.FieldError{Field: "cursor", Message: "does not belong to this query"})
+			return nil, nil, fault.Validation(op, fault.FieldError{Field: "query.cursor", Message: "does not belong to this query"})
 		}
 		start = map[string]types.AttributeValue{}
 		for _, k := range keyNames {
 			v, ok := after[k]
 			if !ok {
-				return nil, nil, fault.Validation(op, fault.FieldError{Field: "cursor", Message: "does not belong to this query"})
+				return nil, nil, fault.Validation(op, fault.FieldError{Field: "query.cursor", Message: "does not belong to this query"})
 			}
 			start[k] = &types.AttributeValueMemberS{Value: v}
 		}

@@ -75,6 +75,10 @@ func (t tool) ensure(ctx context.Context, cacheDir string) (dir string, err erro
 	if err != nil {
 		return "", fmt.Errorf("emulators: install %s: %w", key, err)
 	}
+	// MkdirTemp makes the directory private; the tool is not a secret.
+	if err := os.Chmod(tmp, 0o755); err != nil {
+		return "", errors.Join(fmt.Errorf("emulators: install %s: %w", key, err), os.RemoveAll(tmp))
+	}
 	if err := t.install(ctx, tmp); err != nil {
 		return "", errors.Join(fmt.Errorf("emulators: install %s: %w", key, err), os.RemoveAll(tmp))
 	}

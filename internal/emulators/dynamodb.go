@@ -2,8 +2,10 @@ package emulators
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net/http"
+	"os"
 	"os/exec"
 	"path/filepath"
 	"strconv"
@@ -56,6 +58,7 @@ func InstallDynamoDBLocal(ctx context.Context, cacheDir string) (string, error) 
 type DynamoDBLocal struct {
 	proc     *Process
 	endpoint string
+	workDir  string // removed by Stop
 }
 
 // StartDynamoDBLocal starts DynamoDB Local from dir (as returned by
@@ -82,12 +85,19 @@ func StartDynamoDBLocal(ctx context.Context, dir string) (*DynamoDBLocal, error)
 			"-Djava.library.path="+filepath.Join(dir, "DynamoDBLocal_lib"),
 			"-jar", filepath.Join(dir, "DynamoDBLocal.jar"),
 			"-inMemory", "-sharedDb", "-disableTelemetry", "-port", strconv.Itoa(port))
-		cmd.Dir = dir
+		// DynamoDB Local writes dynamodb-local-metadata.json into its working
+		// directory; a directory of its own keeps the shared install
+		// read-only and concurrent servers apart.
+		workDir, err := os.MkdirTemp("", "dynamodb-local-")
+		if err != nil {
+			return nil, fmt.Errorf("emulators: start DynamoDB Local: %w", err)
+		}
+		cmd.Dir = workDir
 		proc, err := StartProcess(cmd)
 		if err != nil {
-			return nil, err
+			return nil, errors.Join(err, os.RemoveAll(workDir))
 		}
-		d := &DynamoDBLocal{proc: proc, endpoint: "http://127.0.0.1:" + strconv.Itoa(port)}
+		d := &DynamoDBLocal{proc: proc, endpoint: "http://127.0.0.1:" + strconv.Itoa(port), workDir: workDir}
 		client := d.probeClient()
 		probe := func(ctx context.Context) error {
 			ctx, cancel := context.WithTimeout(ctx, time.Second)
@@ -96,7 +106,7 @@ func StartDynamoDBLocal(ctx context.Context, dir string) (*DynamoDBLocal, error)
 			return err
 		}
 		if err := waitReady(ctx, proc, dynamoDBLocalStartTimeout, probe); err != nil {
-			return nil, joinStop(fmt.Errorf("emulators: start DynamoDB Local: %w", err), proc)
+			return nil, joinStop(fmt.Errorf("emulators: start DynamoDB Local: %w", err), d)
 		}
 		return d, nil
 	})
@@ -123,15 +133,8 @@ func (d *DynamoDBLocal) Endpoint() string { return d.endpoint }
 // Output returns what DynamoDB Local has printed so far.
 func (d *DynamoDBLocal) Output() []byte { return d.proc.Output() }
 
-// Stop stops the server and waits for it to exit; its tables are lost. It
-// is safe to call more than once.
-func (d *DynamoDBLocal) Stop() error { return d.proc.Stop() }
-
-// joinStop stops a process that failed to become ready and adds any error
-// from stopping it to err, keeping err's kind for errors.Is.
-func joinStop(err error, p *Process) error {
-	if serr := p.Stop(); serr != nil {
-		return fmt.Errorf("%w (and stopping it: %v)", err, serr)
-	}
-	return err
+// Stop stops the server, waits for it to exit and removes its working
+// directory; its tables are lost. It is safe to call more than once.
+func (d *DynamoDBLocal) Stop() error {
+	return errors.Join(d.proc.Stop(), os.RemoveAll(d.workDir))
 }

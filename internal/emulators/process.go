@@ -227,3 +227,12 @@ func retryOnEarlyExit[T any](start func() (T, error)) (T, error) {
 	}
 	return v, err
 }
+
+// joinStop stops a server that failed to become ready and adds any error
+// from stopping it to err, keeping err's kind for errors.Is.
+func joinStop(err error, s interface{ Stop() error }) error {
+	if serr := s.Stop(); serr != nil {
+		return fmt.Errorf("%w (and stopping it: %v)", err, serr)
+	}
+	return err
+}

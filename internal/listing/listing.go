@@ -137,7 +137,7 @@ func (s *Service) Browse(ctx context.Context, q Query) (Page, error) {
 	if q.Cursor != "" {
 		pos, err := s.cursors.Decode(q.scope(), q.Cursor)
 		if err != nil {
-			return Page{}, fault.Validation(op, fault.FieldError{Field: "cursor", Message: "is not a cursor issued for this query; start again without it"})
+			return Page{}, fault.Validation(op, fault.FieldError{Field: "query.cursor", Message: "is not a cursor issued for this query; start again without it"})
 		}
 		after = pos
 	}

@@ -64,13 +64,14 @@ func NewID() string {
 }
 
 // ValidCorrelationID reports whether a caller-supplied id is safe to adopt:
-// short, and made of characters that cannot forge log lines or headers.
+// short, and made of characters that cannot forge log lines or headers. The
+// set includes base64's, which API Gateway request ids use.
 func ValidCorrelationID(id string) bool {
 	if id == "" || len(id) > 128 {
 		return false
 	}
 	for _, c := range id {
-		ok := c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '-' || c == '_' || c == '.' || c == ':'
+		ok := c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '-' || c == '_' || c == '.' || c == ':' || c == '=' || c == '+' || c == '/'
 		if !ok {
 			return false
 		}

@@ -1,0 +1,156 @@
+package functions_test
+
+import (
+	"bytes"
+	"context"
+	"encoding/base64"
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"runtime"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-lambda-go/events"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/mountainhighway/marketplace/internal/dynamo"
+	"github.com/mountainhighway/marketplace/internal/dynamo/dynamotest"
+	"github.com/mountainhighway/marketplace/internal/emulators"
+	"github.com/mountainhighway/marketplace/internal/lambdabuild"
+	"github.com/mountainhighway/marketplace/internal/listing"
+	"github.com/mountainhighway/marketplace/internal/registry"
+)
+
+// RIEEnv names the variable mh stack sets to the aws-lambda-rie binary.
+const RIEEnv = "MH_TEST_RIE"
+
+// sampleListing is the listing events/apigw-listing-get-found.json asks for.
+const sampleListing = "lst_01JF0000000000000000000001"
+
+// expect is what each sample event must produce from the real binary.
+var expect = map[string]struct {
+	status      int
+	contentType string
+	bodyHas     []string
+}{
+	"apigw-health-ok.json":                    {200, "application/json", []string{`"status":"ok"`, `"stage":"test"`}},
+	"apigw-listing-get-found.json":            {200, "application/json", []string{`"id":"` + sampleListing + `"`, `"amount":2500`}},
+	"apigw-listing-get-unknown.json":          {404, "application/problem+json", []string{`"status":404`, `no listing with id`}},
+	"apigw-listing-list-category.json":        {200, "application/json", []string{`"category":"books"`, `"nextCursor"`}},
+	"apigw-listing-list-bad-limit.json":       {400, "application/problem+json", []string{`"query.limit"`, `"query.colour"`}},
+	"apigw-listing-list-tampered-cursor.json": {400, "application/problem+json", []string{`"query.cursor"`}},
+}
+
+func rieBinary(t *testing.T) string {
+	t.Helper()
+	p := os.Getenv(RIEEnv)
+	if p == "" {
+		if os.Getenv("CI") == "true" {
+			t.Fatalf("%s is not set: run the tests through `make test` (mh stack)", RIEEnv)
+		}
+		t.Skipf("%s is not set: run `make test`", RIEEnv)
+	}
+	return p
+}
+
+// TestSampleEventsAgainstRealBinaries builds every function for this
+// machine, runs it under the Lambda Runtime Interface Emulator exactly as
+// Lambda would (bootstrap, Runtime API, API Gateway v2 payloads), and
+// replays every sample event in events/.
+func TestSampleEventsAgainstRealBinaries(t *testing.T) {
+	rie := rieBinary(t)
+	endpoint := dynamotest.Endpoint(t)
+	db, tableName := dynamotest.NewTable(t)
+	seedSample(t, dynamo.NewListings(db, tableName))
+
+	samples, err := filepath.Glob("../events/apigw-*.json")
+	require.NoError(t, err)
+	require.NotEmpty(t, samples)
+	for _, p := range samples {
+		assert.Containsf(t, expect, filepath.Base(p), "events/%s has no expectation here", filepath.Base(p))
+	}
+
+	bin := t.TempDir()
+	ctx := context.Background()
+	key := base64.StdEncoding.EncodeToString(bytes.Repeat([]byte{7}, 32))
+	for _, fn := range registry.HTTP() {
+		t.Run(fn.Name, func(t *testing.T) {
+			bootstrap, err := lambdabuild.Bootstrap(ctx, "..", fn.Name, bin, lambdabuild.Target{GOOS: runtime.GOOS, GOARCH: runtime.GOARCH})
+			require.NoError(t, err)
+			env := append(os.Environ(),
+				"AWS_LAMBDA_FUNCTION_NAME=mh-test-"+fn.Name,
+				"AWS_LAMBDA_FUNCTION_TIMEOUT=10",
+				"STAGE=test", "RELEASE=test", "TABLE_NAME="+tableName,
+				"DYNAMODB_ENDPOINT="+endpoint, "CURSOR_KEY="+key, "AWS_REGION=eu-west-1",
+			)
+			r, err := emulators.StartRIE(ctx, rie, bootstrap, env)
+			require.NoError(t, err)
+			t.Cleanup(func() { assert.NoError(t, r.Stop()) })
+
+			for _, p := range samples {
+				name := filepath.Base(p)
+				if owner(name) != fn.Name {
+					continue
+				}
+				t.Run(name, func(t *testing.T) {
+					payload, err := os.ReadFile(p)
+					require.NoError(t, err)
+					var req events.APIGatewayV2HTTPRequest
+					require.NoError(t, json.Unmarshal(payload, &req), "sample must be a valid API Gateway v2 payload")
+
+					ictx, cancel := context.WithTimeout(ctx, 20*time.Second)
+					defer cancel()
+					out, err := r.Invoke(ictx, payload)
+					require.NoError(t, err, string(r.Output()))
+					var resp events.APIGatewayV2HTTPResponse
+					require.NoError(t, json.Unmarshal(out, &resp), string(out))
+
+					want := expect[name]
+					assert.Equal(t, want.status, resp.StatusCode, resp.Body)
+					assert.Equal(t, want.contentType, resp.Headers["Content-Type"])
+					for _, s := range want.bodyHas {
+						assert.Contains(t, resp.Body, s)
+					}
+					corr := resp.Headers["X-Correlation-Id"]
+					if h := req.Headers["x-correlation-id"]; h != "" {
+						assert.Equal(t, h, corr, "a caller's correlation id is continued")
+					} else {
+						assert.Equal(t, req.RequestContext.RequestID, corr, "API Gateway's request id becomes the correlation id")
+					}
+					assert.Contains(t, string(r.Output()), `"correlationId":"`+corr+`"`, "the function logs the correlation id")
+				})
+			}
+			assert.Contains(t, string(r.Output()), `"function":"`+fn.Name+`"`)
+			assert.Contains(t, string(r.Output()), `"Namespace":"MountainHighway"`, "EMF metrics reach stdout")
+		})
+	}
+}
+
+// owner returns the registry function a sample file belongs to.
+func owner(file string) string {
+	best := ""
+	for _, fn := range registry.All() {
+		if strings.HasPrefix(file, "apigw-"+fn.Name+"-") && len(fn.Name) > len(best) {
+			best = fn.Name
+		}
+	}
+	return best
+}
+
+func seedSample(t *testing.T, s *dynamo.Listings) {
+	t.Helper()
+	at := time.Date(2026, 11, 20, 9, 0, 0, 0, time.UTC)
+	var ls []listing.Listing
+	for i, id := range []string{sampleListing, listing.NewID(at.Add(-time.Hour)), listing.NewID(at.Add(-2 * time.Hour))} {
+		pub := at.Add(-time.Duration(i) * time.Hour)
+		ls = append(ls, listing.Listing{
+			ID: id, SellerID: "usr_1", Title: "Illustrated atlas", Description: "1960 edition",
+			Category: "books", Price: listing.Money{Amount: 2500, Currency: "EUR"}, Status: listing.Published,
+			Stock: 1, CreatedAt: pub, UpdatedAt: pub, PublishedAt: &pub, Version: 1,
+		})
+	}
+	require.NoError(t, s.Put(context.Background(), ls...))
+}

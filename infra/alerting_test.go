@@ -1,0 +1,102 @@
+package main
+
+import (
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/mountainhighway/marketplace/internal/registry"
+)
+
+func TestAlarmTopic(t *testing.T) {
+	tests := []struct {
+		name  string
+		email string
+	}{
+		{"without email", ""},
+		{"with email", "oncall@example.com"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			m := validSetup(stageProd).with("mountain-highway:alarmEmail", tt.email).mustRun(t)
+			topic := m.one(t, typeTopic, "alarms")
+			assert.Equal(t, "mh-prod-alarms", topic.in("name"))
+			subs := m.ofType(typeSubscription)
+			if tt.email == "" {
+				assert.Empty(t, subs)
+				return
+			}
+			require.Len(t, subs, 1)
+			assert.Equal(t, "email", subs[0].in("protocol"))
+			assert.Equal(t, tt.email, subs[0].in("endpoint"))
+			assert.Equal(t, topic.out("arn"), subs[0].in("topic"))
+		})
+	}
+}
+
+// TestFunctionAlarms checks the three alarms of every function against its
+// registry thresholds.
+func TestFunctionAlarms(t *testing.T) {
+	for _, stage := range stages {
+		t.Run(stage, func(t *testing.T) {
+			m := validSetup(stage).mustRun(t)
+			specs := registry.All()
+			require.Len(t, m.ofType(typeAlarm), 3*len(specs)+1, "three per function plus the API 5xx alarm")
+			topicArn := m.one(t, typeTopic, "alarms").out("arn")
+
+			for _, spec := range specs {
+				name := physical(stage, spec.Name)
+				tests := []struct {
+					suffix, metric, statistic, extended, runbook string
+					threshold                                    float64
+				}{
+					{"errors", "Errors", "Sum", "", "docs/runbooks/lambda-errors.md", float64(spec.Alarms.Errors)},
+					{"throttles", "Throttles", "Sum", "", "docs/runbooks/lambda-throttles.md", 1},
+					{"p95", "Duration", "", "p95", "docs/runbooks/lambda-duration-p95.md", float64(spec.Alarms.P95.Milliseconds())},
+				}
+				for _, tt := range tests {
+					a := m.one(t, typeAlarm, spec.Name+"-"+tt.suffix)
+					msg := name + " " + tt.suffix
+					assert.Equal(t, name+"-"+tt.suffix, a.in("name"), msg)
+					assert.Equal(t, "AWS/Lambda", a.in("namespace"), msg)
+					assert.Equal(t, tt.metric, a.in("metricName"), msg)
+					assert.Equal(t, map[string]any{"FunctionName": name}, a.in("dimensions"), msg)
+					assert.Equal(t, float64(300), a.in("period"), msg)
+					assert.Equal(t, float64(1), a.in("evaluationPeriods"), msg)
+					assert.Equal(t, "GreaterThanOrEqualToThreshold", a.in("comparisonOperator"), msg)
+					assert.Equal(t, tt.threshold, a.in("threshold"), msg)
+					assert.Equal(t, "notBreaching", a.in("treatMissingData"), msg)
+					assert.Equal(t, []any{topicArn}, a.in("alarmActions"), msg)
+					assert.Equal(t, []any{topicArn}, a.in("okActions"), msg)
+					if tt.extended != "" {
+						assert.Equal(t, tt.extended, a.in("extendedStatistic"), msg)
+						assert.Nil(t, a.in("statistic"), msg)
+					} else {
+						assert.Equal(t, tt.statistic, a.in("statistic"), msg)
+						assert.Nil(t, a.in("extendedStatistic"), msg)
+					}
+					desc, _ := a.in("alarmDescription").(string)
+					assert.Contains(t, desc, name, msg)
+					assert.Contains(t, desc, tt.runbook, msg)
+				}
+			}
+		})
+	}
+}
+
+func TestAPI5xxAlarm(t *testing.T) {
+	m := validSetup(stageStaging).mustRun(t)
+	a := m.one(t, typeAlarm, "api-5xx")
+	assert.Equal(t, "AWS/ApiGateway", a.in("namespace"))
+	assert.Equal(t, "5xx", a.in("metricName"), "HTTP APIs publish 5xx, not the REST API 5XXError")
+	assert.Equal(t, map[string]any{"ApiId": "api-id", "Stage": "$default"}, a.in("dimensions"))
+	assert.Equal(t, "Sum", a.in("statistic"))
+	assert.Equal(t, float64(300), a.in("period"))
+	assert.Equal(t, float64(api5xxThreshold), a.in("threshold"))
+	assert.Equal(t, "notBreaching", a.in("treatMissingData"))
+	topicArn := m.one(t, typeTopic, "alarms").out("arn")
+	assert.Equal(t, []any{topicArn}, a.in("alarmActions"))
+	assert.Equal(t, []any{topicArn}, a.in("okActions"))
+	assert.Contains(t, a.in("alarmDescription"), "docs/runbooks/api-5xx.md")
+}

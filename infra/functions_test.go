@@ -1,0 +1,227 @@
+package main
+
+import (
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/mountainhighway/marketplace/internal/registry"
+)
+
+func TestFunctionPerRegistryEntry(t *testing.T) {
+	for _, stage := range stages {
+		t.Run(stage, func(t *testing.T) {
+			m := validSetup(stage).mustRun(t)
+			specs := registry.All()
+			require.Len(t, m.ofType(typeFunction), len(specs), "one Lambda per registry entry")
+
+			for _, spec := range specs {
+				fn := m.one(t, typeFunction, spec.Name)
+				name := physical(stage, spec.Name)
+				assert.Equal(t, name, fn.in("name"))
+				assert.Equal(t, "provided.al2023", fn.in("runtime"), spec.Name)
+				assert.Equal(t, []any{"arm64"}, fn.in("architectures"), spec.Name)
+				assert.Equal(t, "bootstrap", fn.in("handler"), spec.Name)
+				assert.Equal(t, float64(spec.MemoryMB), fn.in("memorySize"), spec.Name)
+				assert.Equal(t, spec.Timeout.Seconds(), fn.in("timeout"), spec.Name)
+				assert.Equal(t, map[string]any{"mode": "Active"}, fn.in("tracingConfig"), spec.Name)
+				assert.Equal(t, "archive:../dist/"+spec.Name+".zip", fn.in("code"), spec.Name)
+				assert.Equal(t, "arn:aws:iam::"+testAccount+":role/"+name, fn.in("role"), spec.Name)
+				assert.Equal(t, map[string]any{"logFormat": "Text", "logGroup": "/aws/lambda/" + name}, fn.in("loggingConfig"), spec.Name)
+				assert.Equal(t, map[string]any{"variables": map[string]any{
+					"STAGE":         stage,
+					"TABLE_NAME":    "mh-" + stage + "-table",
+					"SENTRY_DSN":    "",
+					"RELEASE":       "dev",
+					"CURSOR_KEY":    testCursorKey,
+					"FUNCTION_NAME": spec.Name,
+					"LOG_LEVEL":     "info",
+				}}, fn.in("environment"), spec.Name)
+				assert.True(t, containsSecret(fn.Inputs["environment"]), "%s: CURSOR_KEY must stay a secret in state", spec.Name)
+				assert.True(t, fn.hasDep(typeLogGroup, spec.Name+"-logs"), "%s must wait for its log group, or Lambda creates one without retention", spec.Name)
+				assert.True(t, fn.hasDep(typeRolePolicy, spec.Name+"-policy"), "%s must wait for its policy", spec.Name)
+				assert.Equal(t, "mountain-highway:infra:Functions", fn.Parent, spec.Name)
+			}
+		})
+	}
+}
+
+func TestLogGroupRetentionPerStage(t *testing.T) {
+	tests := []struct {
+		stage string
+		want  float64
+	}{
+		{stageStaging, 14},
+		{stageProd, 90},
+	}
+	for _, tt := range tests {
+		t.Run(tt.stage, func(t *testing.T) {
+			m := validSetup(tt.stage).mustRun(t)
+			groups := m.ofType(typeLogGroup)
+			require.Len(t, groups, len(registry.All())+1, "one per function plus the API access log")
+			for _, spec := range registry.All() {
+				lg := m.one(t, typeLogGroup, spec.Name+"-logs")
+				assert.Equal(t, "/aws/lambda/"+physical(tt.stage, spec.Name), lg.in("name"))
+			}
+			for _, lg := range groups {
+				assert.Equal(t, tt.want, lg.in("retentionInDays"), lg.Name)
+			}
+		})
+	}
+}
+
+func TestRolesAssumableOnlyByLambda(t *testing.T) {
+	m := validSetup(stageStaging).mustRun(t)
+	require.Len(t, m.ofType(typeRole), len(registry.All()))
+	for _, spec := range registry.All() {
+		role := m.one(t, typeRole, spec.Name+"-role")
+		var doc policyDocument
+		decodeJSON(t, role.in("assumeRolePolicy"), &doc)
+		require.Len(t, doc.Statement, 1, spec.Name)
+		st := doc.Statement[0]
+		assert.Equal(t, "Allow", st.Effect)
+		assert.Equal(t, map[string]string{"Service": "lambda.amazonaws.com"}, st.Principal)
+		assert.Equal(t, []string{"sts:AssumeRole"}, st.Action)
+	}
+}
+
+// TestRolePolicyLeastPrivilege checks every deployed policy against the
+// registry: its own log group, tracing, and exactly the listed table actions.
+func TestRolePolicyLeastPrivilege(t *testing.T) {
+	for _, stage := range stages {
+		t.Run(stage, func(t *testing.T) {
+			m := validSetup(stage).mustRun(t)
+			require.Len(t, m.ofType(typeRolePolicy), len(registry.All()))
+			for _, spec := range registry.All() {
+				p := m.one(t, typeRolePolicy, spec.Name+"-policy")
+				assert.Equal(t, spec.Name+"-role-id", p.in("role"), "policy attached to its own role")
+				var doc policyDocument
+				decodeJSON(t, p.in("policy"), &doc)
+				assertFunctionPolicy(t, doc, spec, stage)
+			}
+		})
+	}
+}
+
+func assertFunctionPolicy(t *testing.T, doc policyDocument, spec registry.Function, stage string) {
+	t.Helper()
+	logGroupArn := "arn:aws:logs:" + testRegion + ":" + testAccount + ":log-group:/aws/lambda/" + physical(stage, spec.Name)
+	var logs, xray, table []policyStatement
+	for _, st := range doc.Statement {
+		assert.Equal(t, "Allow", st.Effect, spec.Name)
+		for _, a := range st.Action {
+			assert.NotContains(t, a, "*", "%s: wildcard action %q", spec.Name, a)
+		}
+		switch {
+		case strings.HasPrefix(st.Action[0], "logs:"):
+			logs = append(logs, st)
+		case strings.HasPrefix(st.Action[0], "xray:"):
+			xray = append(xray, st)
+		case strings.HasPrefix(st.Action[0], "dynamodb:"):
+			table = append(table, st)
+		default:
+			t.Errorf("%s: unexpected statement %+v", spec.Name, st)
+		}
+	}
+	require.Len(t, logs, 1, spec.Name)
+	assert.ElementsMatch(t, []string{"logs:CreateLogStream", "logs:PutLogEvents"}, logs[0].Action, spec.Name)
+	assert.Equal(t, []string{logGroupArn + ":*"}, logs[0].Resource, "%s writes only to its own log group", spec.Name)
+	require.Len(t, xray, 1, spec.Name)
+	assert.ElementsMatch(t, []string{"xray:PutTraceSegments", "xray:PutTelemetryRecords"}, xray[0].Action, spec.Name)
+
+	if len(spec.Table) == 0 {
+		assert.Empty(t, table, "%s lists no table actions, so no dynamodb statement", spec.Name)
+		return
+	}
+	require.Len(t, table, 1, spec.Name)
+	want := make([]string, len(spec.Table))
+	for i, a := range spec.Table {
+		want[i] = string(a)
+	}
+	assert.ElementsMatch(t, want, table[0].Action, spec.Name)
+	assert.ElementsMatch(t, []string{tableArn(stage), tableArn(stage) + "/index/*"}, table[0].Resource, spec.Name)
+}
+
+// TestFunctionPolicy covers shapes the current registry may not contain.
+func TestFunctionPolicy(t *testing.T) {
+	tests := []struct {
+		name    string
+		actions []registry.TableAction
+	}{
+		{"no table access", nil},
+		{"read one item", []registry.TableAction{registry.GetItem}},
+		{"transactional writer", []registry.TableAction{registry.PutItem, registry.UpdateItem, registry.ConditionCheck, registry.Query}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			spec := registry.Function{Name: "fn", Table: tt.actions}
+			lg := "arn:aws:logs:" + testRegion + ":" + testAccount + ":log-group:/aws/lambda/" + physical(stageStaging, "fn")
+			got, err := functionPolicy(spec, lg, tableArn(stageStaging))
+			require.NoError(t, err)
+			var doc policyDocument
+			decodeJSON(t, got, &doc)
+			assert.Equal(t, policyVersion, doc.Version)
+			assertFunctionPolicy(t, doc, spec, stageStaging)
+		})
+	}
+}
+
+func TestValidateSpec(t *testing.T) {
+	cfg := stackConfig{Stage: stageStaging}
+	ok := registry.Function{Name: "ok", HTTP: &registry.Route{Method: "GET", Path: "/v1/ok"}, Timeout: 10 * time.Second, Table: []registry.TableAction{registry.Query}}
+	tests := []struct {
+		name    string
+		edit    func(*registry.Function)
+		wantErr string // "" for valid
+	}{
+		{"valid", func(*registry.Function) {}, ""},
+		{"worker may run long", func(f *registry.Function) { f.HTTP = nil; f.Timeout = 5 * time.Minute }, ""},
+		{"name too long", func(f *registry.Function) { f.Name = strings.Repeat("x", 60) }, "characters"},
+		{"fractional timeout", func(f *registry.Function) { f.Timeout = 1500 * time.Millisecond }, "whole number of seconds"},
+		{"zero timeout", func(f *registry.Function) { f.Timeout = 0 }, "whole number of seconds"},
+		{"http beyond gateway limit", func(f *registry.Function) { f.Timeout = 31 * time.Second }, "API Gateway limit"},
+		{"wildcard action", func(f *registry.Function) { f.Table = []registry.TableAction{"dynamodb:*"} }, "single dynamodb action"},
+		{"prefix wildcard", func(f *registry.Function) { f.Table = []registry.TableAction{"dynamodb:Get*"} }, "single dynamodb action"},
+		{"other service", func(f *registry.Function) { f.Table = []registry.TableAction{"s3:GetObject"} }, "single dynamodb action"},
+		{"empty action", func(f *registry.Function) { f.Table = []registry.TableAction{"dynamodb:"} }, "single dynamodb action"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			spec := ok
+			tt.edit(&spec)
+			err := validateSpec(cfg, spec)
+			if tt.wantErr == "" {
+				assert.NoError(t, err)
+				return
+			}
+			require.Error(t, err)
+			assert.Contains(t, err.Error(), tt.wantErr)
+		})
+	}
+}
+
+// TestInvalidSpecFailsBeforeDeploying checks that a bad registry entry stops
+// the program before any function resource is registered.
+func TestInvalidSpecFailsBeforeDeploying(t *testing.T) {
+	bad := registry.Function{Name: "bad", Timeout: time.Second, Table: []registry.TableAction{"dynamodb:*"}}
+	m, err := validSetup(stageStaging).run(func(ctx *pulumi.Context) error {
+		cfg, err := loadConfig(ctx)
+		if err != nil {
+			return err
+		}
+		data, err := newDataStore(ctx, cfg)
+		if err != nil {
+			return err
+		}
+		_, err = newFunctions(ctx, cfg, []registry.Function{bad}, data)
+		return err
+	})
+	require.Error(t, err)
+	assert.Contains(t, err.Error(), `"dynamodb:*"`)
+	assert.Empty(t, m.ofType(typeFunction))
+	assert.Empty(t, m.ofType(typeRole))
+}
