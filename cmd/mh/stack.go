@@ -30,6 +30,10 @@ var stackServices = []string{"dynamodb", "rie"}
 // context being cancelled before it kills the command's process group.
 const commandKillDelay = 10 * time.Second
 
+// signalGrace is how long mh stack, when the context is cancelled, waits
+// for the signal that probably cancelled it before it sends SIGTERM.
+const signalGrace = 100 * time.Millisecond
+
 // exitError reports that a command run by mh exited with a non-zero status
 // (128+N if it was killed by signal N, as shells report it); main exits
 // with the same code instead of printing an error.
@@ -51,18 +55,22 @@ func runStack(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	only := fs.String("only", strings.Join(stackServices, ","), "comma-separated `services` to start: "+strings.Join(stackServices, ", "))
 	fs.Usage = func() {
 		fmt.Fprintf(fs.Output(), "usage: mh stack [--only %s] -- <command> [args...]\n\n"+
-			"Runs the command with DynamoDB Local started (%s) and the Lambda Runtime\n"+
-			"Interface Emulator installed (%s), then stops what it started.\n\n",
+			"Runs the command with DynamoDB Local started (URL in %s)\n"+
+			"and the Lambda Runtime Interface Emulator installed (path in %s),\n"+
+			"then stops what it started and exits with the command's status.\n\n",
 			strings.Join(stackServices, ","), envDynamoDBEndpoint, envRIE)
 		fs.PrintDefaults()
 	}
 	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return nil // the usage was asked for and has been printed
+		}
 		return err
 	}
 	command := fs.Args()
 	if len(command) == 0 {
 		fs.Usage()
-		return errors.New("mh stack: no command given")
+		return errors.New("stack: no command given")
 	}
 	want, err := parseServices(*only)
 	if err != nil {
@@ -83,7 +91,7 @@ func runStack(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	startCtx, stopStartSignals := signal.NotifyContext(ctx, os.Interrupt, syscall.SIGTERM)
 	st, err := startStack(startCtx, cacheDir, want)
 	if err == nil && startCtx.Err() != nil {
-		err = fmt.Errorf("mh stack: interrupted while starting: %w", startCtx.Err())
+		err = fmt.Errorf("stack: interrupted while starting: %w", startCtx.Err())
 	}
 	stopStartSignals()
 	if err != nil {
@@ -108,12 +116,12 @@ func parseServices(list string) (map[string]bool, error) {
 			continue
 		}
 		if !slices.Contains(stackServices, name) {
-			return nil, fmt.Errorf("mh stack: unknown service %q in --only; known: %s", name, strings.Join(stackServices, ", "))
+			return nil, fmt.Errorf("stack: unknown service %q in --only; known: %s", name, strings.Join(stackServices, ", "))
 		}
 		want[name] = true
 	}
 	if len(want) == 0 {
-		return nil, fmt.Errorf("mh stack: --only names no service; known: %s", strings.Join(stackServices, ", "))
+		return nil, fmt.Errorf("stack: --only names no service; known: %s", strings.Join(stackServices, ", "))
 	}
 	return want, nil
 }
@@ -186,7 +194,7 @@ func runForwardingSignals(ctx context.Context, command, env []string, stdout, st
 	// hold the pipe open; this bounds how long Wait waits for it.
 	cmd.WaitDelay = 2 * time.Second
 	if err := cmd.Start(); err != nil {
-		return fmt.Errorf("mh stack: %w", err)
+		return fmt.Errorf("stack: %w", err)
 	}
 	pgid := cmd.Process.Pid
 	done := make(chan error, 1)
@@ -195,9 +203,10 @@ func runForwardingSignals(ctx context.Context, command, env []string, stdout, st
 	var errs []error
 	forward := func(sig syscall.Signal) {
 		if err := syscall.Kill(-pgid, sig); err != nil && !errors.Is(err, syscall.ESRCH) {
-			errs = append(errs, fmt.Errorf("mh stack: forward %v: %w", sig, err))
+			errs = append(errs, fmt.Errorf("stack: forward %v: %w", sig, err))
 		}
 	}
+	forwarded := false
 	ctxDone := ctx.Done()
 	var kill <-chan time.Time
 	for {
@@ -212,17 +221,23 @@ func runForwardingSignals(ctx context.Context, command, env []string, stdout, st
 			return errors.Join(append(errs, exitStatus(err))...)
 		case sig := <-sigs:
 			forward(toSyscall(sig))
+			forwarded = true
 		case <-ctxDone:
 			ctxDone = nil
-			// When main cancels ctx because of a signal, that signal is
-			// usually waiting in sigs too; forward it rather than a second one.
+			kill = time.After(commandKillDelay)
+			if forwarded {
+				continue
+			}
+			// When main cancels ctx because of a signal, that signal also
+			// reaches sigs, a moment before or after; forward it alone
+			// rather than a SIGTERM as well.
 			select {
 			case sig := <-sigs:
 				forward(toSyscall(sig))
-			default:
+			case <-time.After(signalGrace):
 				forward(syscall.SIGTERM)
 			}
-			kill = time.After(commandKillDelay)
+			forwarded = true
 		case <-kill:
 			forward(syscall.SIGKILL)
 		}
@@ -243,7 +258,7 @@ func exitStatus(err error) error {
 	var ee *exec.ExitError
 	if !errors.As(err, &ee) {
 		if err != nil {
-			return fmt.Errorf("mh stack: %w", err)
+			return fmt.Errorf("stack: %w", err)
 		}
 		return nil
 	}

@@ -3,14 +3,18 @@ package devstack_test
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
 	"github.com/mountainhighway/marketplace/internal/devstack"
+	"github.com/mountainhighway/marketplace/internal/dynamo/dynamotest"
 )
 
 func get(t *testing.T, url string, v any) *http.Response {
@@ -76,4 +80,31 @@ func TestStackServesSeededListings(t *testing.T) {
 	resp = get(t, s.URL+"/v1/nope", &one)
 	assert.Equal(t, http.StatusNotFound, resp.StatusCode)
 	assert.Equal(t, "application/problem+json", resp.Header.Get("Content-Type"))
+}
+
+func TestStackOverAnotherDynamoDB(t *testing.T) {
+	ep := dynamotest.Endpoint(t)
+	table := fmt.Sprintf("devstack-%d", time.Now().UnixNano())
+	s, err := devstack.Start(context.Background(), devstack.Options{Addr: "127.0.0.1:0", Seed: 30, Out: io.Discard, DynamoEndpoint: ep, Table: table})
+	require.NoError(t, err)
+	t.Cleanup(func() { assert.NoError(t, s.Close()) })
+	assert.Equal(t, ep, s.DynamoURL)
+
+	var page struct {
+		Items []map[string]any `json:"items"`
+	}
+	resp := get(t, s.URL+"/v1/listings?limit=100", &page)
+	require.Equal(t, http.StatusOK, resp.StatusCode)
+	assert.Len(t, page.Items, 27)
+
+	_, err = devstack.Start(context.Background(), devstack.Options{Addr: "127.0.0.1:0", DynamoEndpoint: ep, Table: table, Out: io.Discard})
+	assert.ErrorContains(t, err, "create table", "an existing table is reported, not reused")
+}
+
+func TestStackReportsBusyAddress(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	defer ln.Close()
+	_, err = devstack.Start(context.Background(), devstack.Options{Addr: ln.Addr().String(), Out: io.Discard})
+	assert.ErrorContains(t, err, "listen")
 }

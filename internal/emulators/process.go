@@ -181,21 +181,25 @@ var errExitedEarly = errors.New("emulators: process exited before it was ready")
 // time. The error includes the tail of the process's output, because that is
 // where the reason (a Java error, a port in use) is.
 func waitReady(ctx context.Context, p *Process, timeout time.Duration, probe func(context.Context) error) error {
-	ctx, cancel := context.WithTimeout(ctx, timeout)
+	probeCtx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
 	tick := time.NewTicker(readyPollInterval)
 	defer tick.Stop()
 	var lastErr error
 	for {
-		if lastErr = probe(ctx); lastErr == nil {
+		if lastErr = probe(probeCtx); lastErr == nil {
 			return nil
 		}
 		select {
 		case <-p.Done():
 			return fmt.Errorf("%w (%v); output:\n%s", errExitedEarly, p.Err(), tail(p.Output(), 2000))
-		case <-ctx.Done():
-			return fmt.Errorf("emulators: not ready after %v: %w (last probe: %v); output:\n%s",
-				timeout, ctx.Err(), lastErr, tail(p.Output(), 2000))
+		case <-probeCtx.Done():
+			if ctx.Err() != nil {
+				// The caller gave up (Ctrl-C): the output says nothing useful.
+				return fmt.Errorf("emulators: stopped waiting for the server: %w", context.Cause(ctx))
+			}
+			return fmt.Errorf("emulators: not ready after %v (last probe: %v); output:\n%s",
+				timeout, lastErr, tail(p.Output(), 2000))
 		case <-tick.C:
 		}
 	}

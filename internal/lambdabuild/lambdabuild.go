@@ -35,17 +35,23 @@ var Flags = []string{"-tags", "lambda.norpc", "-trimpath", "-ldflags", "-s -w"}
 // outDir/<name>/bootstrap and returns its path.
 func Bootstrap(ctx context.Context, dir, name, outDir string, t Target) (string, error) {
 	out := filepath.Join(outDir, name, "bootstrap")
+	return out, Package(ctx, dir, "./functions/"+name, out, t)
+}
+
+// Package compiles the main package pkg (relative to module root dir) with
+// the function build flags into the file out.
+func Package(ctx context.Context, dir, pkg, out string, t Target) error {
 	args := append([]string{"build"}, Flags...)
-	args = append(args, "-o", out, "./functions/"+name)
+	args = append(args, "-o", out, pkg)
 	cmd := exec.CommandContext(ctx, "go", args...)
 	cmd.Dir = dir
 	cmd.Env = append(os.Environ(), "CGO_ENABLED=0", "GOOS="+t.GOOS, "GOARCH="+t.GOARCH)
 	var stderr bytes.Buffer
 	cmd.Stderr = &stderr
 	if err := cmd.Run(); err != nil {
-		return "", fmt.Errorf("lambdabuild: go build %s: %w: %s", name, err, strings.TrimSpace(stderr.String()))
+		return fmt.Errorf("lambdabuild: go build %s: %w: %s", pkg, err, strings.TrimSpace(stderr.String()))
 	}
-	return out, nil
+	return nil
 }
 
 // Zip writes an archive holding bootstrap as an executable named

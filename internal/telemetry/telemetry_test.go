@@ -27,8 +27,8 @@ func TestValidCorrelationID(t *testing.T) {
 		{"empty", "", false},
 		{"uuid", "3f2b8c1e-9a4d-4e6f-8b7a-1c2d3e4f5a6b", true},
 		{"hex", telemetry.NewID(), true},
-		{"all allowed punctuation", "a-b_c.d:e", true},
-		{"api gateway request id", "Jx3kSiWaoAMEb7Q=", false},
+		{"all allowed punctuation", "a-b_c.d:e=f+g/h", true},
+		{"api gateway request id", "Jx3kSiWaoAMEb7Q=", true},
 		{"one char", "x", true},
 		{"128 chars", strings.Repeat("a", 128), true},
 		{"129 chars", strings.Repeat("a", 129), false},
@@ -37,7 +37,9 @@ func TestValidCorrelationID(t *testing.T) {
 		{"carriage return", "abc\r\nX-Evil: 1", false},
 		{"tab", "abc\tdef", false},
 		{"quote", `abc"def`, false},
-		{"slash", "abc/def", false},
+		{"comma", "abc,def", false},
+		{"semicolon", "abc;def", false},
+		{"percent", "abc%0Adef", false},
 		{"non-ascii letter", "abcé", false},
 		{"nul", "abc\x00", false},
 	}
@@ -241,7 +243,9 @@ func TestEmitSortsDimensionsEveryTime(t *testing.T) {
 		var buf bytes.Buffer
 		require.NoError(t, telemetry.NewMetrics(&buf).Emit(dims, nil, telemetry.Metric{Name: "N", Unit: telemetry.Count, Value: 1}))
 		var doc struct {
-			AWS struct{ CloudWatchMetrics []struct{ Dimensions [][]string } } `json:"_aws"`
+			AWS struct {
+				CloudWatchMetrics []struct{ Dimensions [][]string }
+			} `json:"_aws"`
 		}
 		require.NoError(t, json.Unmarshal(buf.Bytes(), &doc))
 		require.Equal(t, [][]string{{"a", "b", "m", "y", "z"}}, doc.AWS.CloudWatchMetrics[0].Dimensions)
