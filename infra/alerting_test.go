@@ -2,6 +2,9 @@ package main
 
 import (
 	"testing"
+	"time"
+
+	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -99,4 +102,35 @@ func TestAPI5xxAlarm(t *testing.T) {
 	assert.Equal(t, []any{topicArn}, a.in("alarmActions"))
 	assert.Equal(t, []any{topicArn}, a.in("okActions"))
 	assert.Contains(t, a.in("alarmDescription"), "docs/runbooks/api-5xx.md")
+}
+
+// TestAlarmThresholdsFollowEntry uses an entry whose thresholds differ from
+// the registry defaults, so a hard-coded threshold cannot pass.
+func TestAlarmThresholdsFollowEntry(t *testing.T) {
+	spec := registry.Function{Name: "custom", Timeout: time.Minute, Alarms: registry.Alarms{Errors: 7, P95: 1500 * time.Millisecond}}
+	m, err := validSetup(stageStaging).run(func(ctx *pulumi.Context) error {
+		cfg, err := loadConfig(ctx)
+		if err != nil {
+			return err
+		}
+		data, err := newDataStore(ctx, cfg)
+		if err != nil {
+			return err
+		}
+		fns, err := newFunctions(ctx, cfg, []registry.Function{spec}, data)
+		if err != nil {
+			return err
+		}
+		api, err := newHTTPAPI(ctx, cfg, fns)
+		if err != nil {
+			return err
+		}
+		_, err = newAlerting(ctx, cfg, fns, api)
+		return err
+	})
+	require.NoError(t, err)
+	assert.Equal(t, float64(7), m.one(t, typeAlarm, "custom-errors").in("threshold"))
+	assert.Equal(t, float64(1500), m.one(t, typeAlarm, "custom-p95").in("threshold"))
+	assert.Contains(t, m.one(t, typeAlarm, "custom-p95").in("alarmDescription"), "1500 ms")
+	assert.Equal(t, float64(1), m.one(t, typeAlarm, "custom-throttles").in("threshold"))
 }

@@ -97,7 +97,7 @@ func newFunction(ctx *pulumi.Context, cfg stackConfig, parent pulumi.Resource, s
 	// has a retention and is deleted with the stack.
 	logGroup, err := cloudwatch.NewLogGroup(ctx, spec.Name+"-logs", &cloudwatch.LogGroupArgs{
 		Name:            pulumi.String("/aws/lambda/" + physical),
-		RetentionInDays: pulumi.Int(14),
+		RetentionInDays: pulumi.Int(cfg.LogRetentionDays),
 	}, child)
 	if err != nil {
 		return nil, err

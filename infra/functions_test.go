@@ -5,6 +5,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/pulumi/pulumi/sdk/v3/go/common/resource"
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -41,7 +42,14 @@ func TestFunctionPerRegistryEntry(t *testing.T) {
 					"FUNCTION_NAME": spec.Name,
 					"LOG_LEVEL":     "info",
 				}}, fn.in("environment"), spec.Name)
-				assert.True(t, containsSecret(fn.Inputs["environment"]), "%s: CURSOR_KEY must stay a secret in state", spec.Name)
+				for _, secret := range []string{"CURSOR_KEY", "SENTRY_DSN"} {
+					v := lookup(resource.NewObjectProperty(fn.Inputs), "environment", "variables", secret)
+					assert.True(t, containsSecret(v), "%s: %s must stay a secret in state", spec.Name, secret)
+				}
+				for _, public := range []string{"STAGE", "FUNCTION_NAME"} {
+					v := lookup(resource.NewObjectProperty(fn.Inputs), "environment", "variables", public)
+					assert.False(t, containsSecret(v), "%s: %s is not a secret", spec.Name, public)
+				}
 				assert.True(t, fn.hasDep(typeLogGroup, spec.Name+"-logs"), "%s must wait for its log group, or Lambda creates one without retention", spec.Name)
 				assert.True(t, fn.hasDep(typeRolePolicy, spec.Name+"-policy"), "%s must wait for its policy", spec.Name)
 				assert.Equal(t, "mountain-highway:infra:Functions", fn.Parent, spec.Name)

@@ -192,6 +192,25 @@ func plain(v resource.PropertyValue) any {
 	}
 }
 
+// lookup walks nested objects of a property value by key, unwrapping
+// secrets and outputs on the way; the result is null if a key is missing.
+func lookup(v resource.PropertyValue, keys ...string) resource.PropertyValue {
+	for _, k := range keys {
+		for v.IsSecret() || v.IsOutput() {
+			if v.IsSecret() {
+				v = v.SecretValue().Element
+			} else {
+				v = v.OutputValue().Element
+			}
+		}
+		if !v.IsObject() {
+			return resource.NewNullProperty()
+		}
+		v = v.ObjectValue()[resource.PropertyKey(k)]
+	}
+	return v
+}
+
 // containsSecret reports whether a value is, or holds, a secret.
 func containsSecret(v resource.PropertyValue) bool {
 	switch {

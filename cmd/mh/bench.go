@@ -129,14 +129,14 @@ func benchColdStarts(ctx context.Context, w io.Writer, tmp string, o benchOpts) 
 	if err := dynamo.CreateTable(ctx, db, table); err != nil {
 		return err
 	}
-	env := append(os.Environ(), "STAGE=bench", "TABLE_NAME="+table, "DYNAMODB_ENDPOINT="+o.dynamoURL,
+	env := append([]string{}, "STAGE=bench", "TABLE_NAME="+table, "DYNAMODB_ENDPOINT="+o.dynamoURL,
 		"CURSOR_KEY="+base64.StdEncoding.EncodeToString(bytes.Repeat([]byte{1}, 32)), "AWS_REGION=eu-west-1")
 	helloInit, err := coldStarts(ctx, o.rie, hello, env, o.colds, []byte(`{}`))
 	if err != nil {
 		return fmt.Errorf("hello: %w", err)
 	}
 	fmt.Fprintf(w, "\n## Cold start under the Lambda Runtime Interface Emulator (%s, median of %d)\n\n", host.GOOS+"/"+host.GOARCH, o.colds)
-	fmt.Fprintln(w, "Init = from starting `bootstrap` until it asks for its first event (RIE's INIT REPORT); it includes the function's own set-up (config, AWS SDK client).\n")
+	fmt.Fprint(w, "Init = from starting `bootstrap` until it asks for its first event (RIE's INIT REPORT); it includes the function's own set-up (config, AWS SDK client).\n\n")
 	fmt.Fprintln(w, "| function | init | vs hello world |\n|---|---:|---:|")
 	fmt.Fprintf(w, "| hello world (aws-lambda-go) | %s | 1.0× |\n", fmtDur(helloInit))
 	for _, fn := range registry.HTTP() {
@@ -276,7 +276,7 @@ func benchLatency(ctx context.Context, w io.Writer, o benchOpts) error {
 	}
 
 	fmt.Fprintf(w, "\n## Listing routes over DynamoDB Local (%d workers × %s each, %d listings)\n\n", o.workers, o.duration, o.listings)
-	fmt.Fprintln(w, "Routes are served by the same handlers and wrapper as the Lambda functions (dev server over loopback HTTP); the floor is the same AWS SDK client calling DynamoDB Local directly. Ratio = route p50 / floor p50 (GetItem for the item route, Query for the lists).\n")
+	fmt.Fprint(w, "Routes are served by the same handlers and wrapper as the Lambda functions (dev server over loopback HTTP); the floor is the same AWS SDK client calling DynamoDB Local directly. Ratio = route p50 / floor p50 (GetItem for the item route, Query for the lists).\n\n")
 	fmt.Fprintln(w, "| target | requests | req/s | p50 | p95 | p99 | errors | DynamoDB calls/request | ratio |\n|---|---:|---:|---:|---:|---:|---:|---:|---:|")
 	floorResults := make([]loadtest.Result, len(floor))
 	for i, f := range floor {

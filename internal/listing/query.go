@@ -113,4 +113,3 @@ func ParseQuery(v url.Values) (Query, error) {
 	}
 	return q, nil
 }
-
