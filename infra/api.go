@@ -26,7 +26,7 @@ const stageName = "$default"
 func accessLogFormat() (string, error) {
 	b, err := json.Marshal(map[string]string{
 		"requestId":          "$context.requestId",
-		
+		"correlationId":      "$context.requestId",
 		"lambdaRequestId":    "$context.integration.requestId",
 		"ip":                 "$context.identity.sourceIp",
 		"userAgent":          "$context.identity.userAgent",

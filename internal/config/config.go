@@ -61,7 +61,7 @@ func Load(getenv func(string) string) (Config, error) {
 	}
 	if v := getenv("LOG_DEBUG_SAMPLE"); v != "" {
 		f, err := strconv.ParseFloat(v, 64)
-		if err != nil || f < 0 || f > 1 {
+		if err != nil || !(f >= 0 && f <= 1) { // written so that NaN fails too
 			errs = append(errs, fmt.Errorf("LOG_DEBUG_SAMPLE %q must be a number between 0 and 1", v))
 		}
 		c.DebugSample = f
