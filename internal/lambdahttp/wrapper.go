@@ -163,6 +163,7 @@ func (w *Wrapper) wrap(next http.Handler) http.Handler {
 			defer func() {
 				if p := recover(); p != nil {
 					err := fmt.Errorf("panic: %v", p)
+					inv.RecordError(err)
 					inv.Logger.Error("handler panicked", slog.Any("panic", p), slog.String("stack", string(debug.Stack())))
 					if hub != nil {
 						hub.RecoverWithContext(ctx, p)
@@ -183,6 +184,11 @@ func (w *Wrapper) wrap(next http.Handler) http.Handler {
 				r.Body = http.MaxBytesReader(rec, r.Body, max)
 			}
 			next.ServeHTTP(rec, r)
+			if !rec.wroteHeader {
+				// net/http would send 200 on return; the API Gateway adapter
+				// needs the status written explicitly.
+				rec.WriteHeader(http.StatusOK)
+			}
 		}()
 
 		status := rec.status()

@@ -76,11 +76,12 @@ func From(err error, instance string) Details {
 }
 
 // Write writes err as a problem response; instance is the correlation id.
-// A rate-limited error with a RetryAfter sets the Retry-After header.
+// A rate-limited error with a RetryAfter sets the Retry-After header, in
+// whole seconds rounded up so that a client never retries too early.
 func Write(w http.ResponseWriter, err error, instance string) {
 	d := From(err, instance)
 	if fe, ok := fault.As(err); ok && fe.RetryAfter > 0 {
-		w.Header().Set("Retry-After", strconv.Itoa(int(fe.RetryAfter.Round(time.Second)/time.Second)))
+		w.Header().Set("Retry-After", strconv.Itoa(int((fe.RetryAfter+time.Second-1)/time.Second)))
 	}
 	w.Header().Set("Content-Type", ContentType)
 	w.Header().Set("Cache-Control", "no-store")

@@ -101,7 +101,8 @@ func TestWrite(t *testing.T) {
 		{"validation", fault.Validation("op", fault.FieldError{Field: "query.sort", Message: "must be newest"}), 400, ""},
 		{"internal", fault.Wrap("op", errors.New("password=hunter2")), 500, ""},
 		{"rate limited", &fault.Error{Op: "op", Kind: fault.RateLimited, Message: "slow down", RetryAfter: 30 * time.Second}, 429, "30"},
-		{"retry after rounds to seconds", &fault.Error{Op: "op", Kind: fault.RateLimited, Message: "slow down", RetryAfter: 2500 * time.Millisecond}, 429, "3"},
+		{"retry after rounds up to seconds", &fault.Error{Op: "op", Kind: fault.RateLimited, Message: "slow down", RetryAfter: 2500 * time.Millisecond}, 429, "3"},
+		{"retry after never rounds down to zero", &fault.Error{Op: "op", Kind: fault.RateLimited, Message: "slow down", RetryAfter: 400 * time.Millisecond}, 429, "1"},
 		{"retry after through a chain", fmt.Errorf("x: %w", &fault.Error{Kind: fault.Unavailable, RetryAfter: time.Minute}), 503, "60"},
 		{"no retry after", fault.E("op", fault.RateLimited, "slow down"), 429, ""},
 	}

@@ -7,9 +7,9 @@ import (
 )
 
 // NewLogger returns a JSON logger writing one line per record to w. Records
-// below min are dropped, except that debug records pass when debug is true:
-// the wrappers turn debug on for a sampled fraction of invocations so that a
-// full trace of some requests is always available at low cost.
+// below min are dropped; debug lowers the minimum to debug. The wrappers turn
+// debug on for a sampled fraction of invocations so that a full trace of
+// some requests is always available at low cost.
 func NewLogger(w io.Writer, min slog.Level, debug bool) *slog.Logger {
 	h := slog.NewJSONHandler(w, &slog.HandlerOptions{Level: slog.LevelDebug})
 	level := min
