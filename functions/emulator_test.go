@@ -120,12 +120,22 @@ func TestSampleEventsAgainstRealBinaries(t *testing.T) {
 					} else {
 						assert.Equal(t, req.RequestContext.RequestID, corr, "API Gateway's request id becomes the correlation id")
 					}
-					assert.Contains(t, string(r.Output()), `"correlationId":"`+corr+`"`, "the function logs the correlation id")
+					eventuallyLogs(t, r, `"correlationId":"`+corr+`"`, "the function logs the correlation id")
 				})
 			}
-			assert.Contains(t, string(r.Output()), `"function":"`+fn.Name+`"`)
-			assert.Contains(t, string(r.Output()), `"Namespace":"MountainHighway"`, "EMF metrics reach stdout")
+			eventuallyLogs(t, r, `"function":"`+fn.Name+`"`, "log lines name the function")
+			eventuallyLogs(t, r, `"Namespace":"MountainHighway"`, "EMF metrics reach stdout")
 		})
+	}
+}
+
+// eventuallyLogs waits for want in the function's output: the emulator
+// relays stdout through a pipe, which may trail the invocation's response.
+func eventuallyLogs(t *testing.T, r *emulators.RIE, want, msg string) {
+	t.Helper()
+	ok := assert.Eventually(t, func() bool { return strings.Contains(string(r.Output()), want) }, 5*time.Second, 10*time.Millisecond, msg)
+	if !ok {
+		t.Logf("output:\n%s", r.Output())
 	}
 }
 
