@@ -32,10 +32,11 @@ func (r Result) Throughput() float64 {
 
 // Run calls do from workers goroutines until d has passed or ctx is done,
 // and returns the latency distribution of the calls that succeeded. The
-// worker index lets do vary its request.
+// worker index lets do vary its request. Calls in flight when d passes are
+// let finish rather than cancelled, so the server never sees half-read
+// responses.
 func Run(ctx context.Context, workers int, d time.Duration, do func(ctx context.Context, worker, i int) error) Result {
-	ctx, cancel := context.WithTimeout(ctx, d)
-	defer cancel()
+	end := time.Now().Add(d)
 	var (
 		mu        sync.Mutex
 		latencies []time.Duration
@@ -49,11 +50,11 @@ func Run(ctx context.Context, workers int, d time.Duration, do func(ctx context.
 			defer wg.Done()
 			var local []time.Duration
 			failed := 0
-			for i := 0; ctx.Err() == nil; i++ {
+			for i := 0; ctx.Err() == nil && time.Now().Before(end); i++ {
 				t := time.Now()
 				err := do(ctx, w, i)
 				if ctx.Err() != nil {
-					break // a call cut short by the end of the run says nothing
+					break // a call cut short by cancellation says nothing
 				}
 				if err != nil {
 					failed++
