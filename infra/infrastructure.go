@@ -7,23 +7,35 @@ import (
 )
 
 // infrastructure is every component of the stack, returned so that tests and
-// later components (jobs, media, dashboards) can reach what they build on.
+// later components (jobs, media) can reach what they build on.
 type infrastructure struct {
-	Data      *dataStore
-	Functions *functions
-	API       *httpAPI
-	Alerting  *alerting
+	Data          *dataStore
+	Functions     *functions
+	API           *httpAPI
+	Alerting      *alerting
+	Observability *observability
 }
 
 // newInfrastructure builds the whole stack in dependency order: the table
-// first, the functions that use it, the API that routes to them, and the
-// alarms that watch both. It also exports the stack outputs.
+// first, the functions that use it, the API that routes to them, then the
+// alarms, dashboard and saved queries that watch both. It also exports the
+// stack outputs.
 func newInfrastructure(ctx *pulumi.Context, cfg stackConfig) (*infrastructure, error) {
+	// Checked before the first resource, so a bad setting deploys nothing.
+	specs := registry.All()
+	region, err := awsRegion(ctx)
+	if err != nil {
+		return nil, err
+	}
+	if err := checkDashboard(specs); err != nil {
+		return nil, err
+	}
+
 	data, err := newDataStore(ctx, cfg)
 	if err != nil {
 		return nil, err
 	}
-	fns, err := newFunctions(ctx, cfg, registry.All(), data)
+	fns, err := newFunctions(ctx, cfg, specs, data)
 	if err != nil {
 		return nil, err
 	}
@@ -35,8 +47,12 @@ func newInfrastructure(ctx *pulumi.Context, cfg stackConfig) (*infrastructure, e
 	if err != nil {
 		return nil, err
 	}
+	obs, err := newObservability(ctx, cfg, region, data, fns, api)
+	if err != nil {
+		return nil, err
+	}
 
-	infra := &infrastructure{Data: data, Functions: fns, API: api, Alerting: alerts}
+	infra := &infrastructure{Data: data, Functions: fns, API: api, Alerting: alerts, Observability: obs}
 	for name, value := range infra.outputs() {
 		ctx.Export(name, value)
 	}
@@ -44,8 +60,8 @@ func newInfrastructure(ctx *pulumi.Context, cfg stackConfig) (*infrastructure, e
 }
 
 // outputs are the stack outputs that CI and operators read after a deploy:
-// where the API is, which table and topic to look at, and each registry
-// name's deployed function name (for logs and `aws lambda invoke`).
+// where the API is, which table, topic and dashboard to look at, and each
+// registry name's deployed function name (for logs and `aws lambda invoke`).
 func (i *infrastructure) outputs() pulumi.Map {
 	names := pulumi.StringMap{}
 	for _, fn := range i.Functions.All {
@@ -56,5 +72,7 @@ func (i *infrastructure) outputs() pulumi.Map {
 		"tableName":     i.Data.Table.Name,
 		"alarmTopicArn": i.Alerting.Topic.Arn,
 		"functionNames": names,
+		"dashboardName": i.Observability.Dashboard.DashboardName,
+		"dashboardUrl":  dashboardURL(i.Observability.Region, i.Observability.Dashboard.DashboardName),
 	}
 }

@@ -31,6 +31,8 @@ const (
 	typeTopic        = "aws:sns/topic:Topic"
 	typeSubscription = "aws:sns/topicSubscription:TopicSubscription"
 	typeAlarm        = "aws:cloudwatch/metricAlarm:MetricAlarm"
+	typeDashboard    = "aws:cloudwatch/dashboard:Dashboard"
+	typeQuery        = "aws:cloudwatch/queryDefinition:QueryDefinition"
 )
 
 // Fake account facts the mocks put into ARNs.
@@ -243,6 +245,7 @@ func validSetup(stack string) stackSetup {
 	return stackSetup{
 		stack: stack,
 		config: map[string]string{
+			"aws:region":                        testRegion,
 			"mountain-highway:stage":            stack,
 			"mountain-highway:logRetentionDays": retention,
 			"mountain-highway:throttleRate":     rate,

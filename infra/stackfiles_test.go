@@ -121,6 +121,8 @@ func TestOutputs(t *testing.T) {
 		"tableName":     "mh-staging-table",
 		"alarmTopicArn": "arn:aws:sns:" + testRegion + ":" + testAccount + ":mh-staging-alarms",
 		"functionNames": names,
+		"dashboardName": "mh-staging-overview",
+		"dashboardUrl":  "https://" + testRegion + ".console.aws.amazon.com/cloudwatch/home?region=" + testRegion + "#dashboards/dashboard/mh-staging-overview",
 	}, got)
 }
 

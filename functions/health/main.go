@@ -3,7 +3,6 @@ package main
 
 import (
 	"context"
-	"net/http"
 
 	"github.com/mountainhighway/marketplace/internal/config"
 	"github.com/mountainhighway/marketplace/internal/httpapi"
@@ -11,7 +10,7 @@ import (
 )
 
 func main() {
-	lambdahttp.Main("health", func(_ context.Context, cfg config.Config) (http.Handler, error) {
-		return httpapi.Health(cfg.Stage, cfg.Release), nil
+	lambdahttp.Main("health", func(_ context.Context, cfg config.Config) (lambdahttp.App, error) {
+		return lambdahttp.App{Handler: httpapi.Health(cfg.Stage, cfg.Release)}, nil
 	})
 }

@@ -3,7 +3,6 @@ package main
 
 import (
 	"context"
-	"net/http"
 
 	"github.com/mountainhighway/marketplace/internal/config"
 	"github.com/mountainhighway/marketplace/internal/cursor"
@@ -14,12 +13,12 @@ import (
 )
 
 func main() {
-	lambdahttp.Main("listing-get", func(ctx context.Context, cfg config.Config) (http.Handler, error) {
+	lambdahttp.Main("listing-get", func(ctx context.Context, cfg config.Config) (lambdahttp.App, error) {
 		db, err := dynamo.NewClient(ctx, cfg.Region, cfg.DynamoEndpoint)
 		if err != nil {
-			return nil, err
+			return lambdahttp.App{}, err
 		}
 		store := dynamo.NewListings(db, cfg.TableName)
-		return httpapi.GetListing(listing.NewService(store, cursor.New(cfg.CursorKey))), nil
+		return lambdahttp.App{Handler: httpapi.GetListing(listing.NewService(store, cursor.New(cfg.CursorKey)))}, nil
 	})
 }

@@ -27,6 +27,13 @@ type Config struct {
 	CursorKey      []byte     // HMAC key that makes list cursors tamper-evident
 	LogLevel       slog.Level // minimum level written
 	DebugSample    float64    // fraction of invocations logged at debug level
+	Issuer         string     // iss of access tokens: the API's base URL
+	Audience       string     // aud of access tokens
+	// SigningKeys is the private key set itself (local stacks); in AWS the
+	// signing functions read it from the Secrets Manager secret named by
+	// SigningKeysSecret instead.
+	SigningKeys       []byte
+	SigningKeysSecret string
 }
 
 // Load reads the configuration through getenv (os.Getenv in production).
@@ -41,6 +48,10 @@ func Load(getenv func(string) string) (Config, error) {
 		DynamoEndpoint: getenv("DYNAMODB_ENDPOINT"),
 		SentryDSN:      getenv("SENTRY_DSN"),
 		LogLevel:       slog.LevelInfo,
+		Issuer:         or(getenv("ISSUER"), "http://127.0.0.1:8080"),
+		Audience:       or(getenv("AUDIENCE"), "mountain-highway"),
+
+		SigningKeysSecret: getenv("SIGNING_KEYS_SECRET"),
 	}
 	var errs []error
 	if c.TableName == "" {
@@ -54,6 +65,13 @@ func Load(getenv func(string) string) (Config, error) {
 		errs = append(errs, fmt.Errorf("CURSOR_KEY must decode to at least %d bytes", MinCursorKey))
 	}
 	c.CursorKey = key
+	if v := getenv("SIGNING_KEYS"); v != "" {
+		keys, err := base64.StdEncoding.DecodeString(v)
+		if err != nil {
+			errs = append(errs, errors.New("SIGNING_KEYS must be base64"))
+		}
+		c.SigningKeys = keys
+	}
 	if v := getenv("LOG_LEVEL"); v != "" {
 		if err := c.LogLevel.UnmarshalText([]byte(v)); err != nil {
 			errs = append(errs, fmt.Errorf("LOG_LEVEL %q is not debug, info, warn or error", v))
@@ -76,7 +94,11 @@ func (c Config) String() string {
 	if c.DynamoEndpoint != "" {
 		fmt.Fprintf(&b, " dynamodb=%s", c.DynamoEndpoint)
 	}
-	fmt.Fprintf(&b, " sentry=%s cursorKey=%s log=%s debugSample=%g", mask(c.SentryDSN), mask(string(c.CursorKey)), c.LogLevel, c.DebugSample)
+	fmt.Fprintf(&b, " sentry=%s cursorKey=%s signingKeys=%s log=%s debugSample=%g issuer=%s audience=%s",
+		mask(c.SentryDSN), mask(string(c.CursorKey)), mask(string(c.SigningKeys)), c.LogLevel, c.DebugSample, c.Issuer, c.Audience)
+	if c.SigningKeysSecret != "" {
+		fmt.Fprintf(&b, " signingKeysSecret=%s", c.SigningKeysSecret)
+	}
 	return b.String()
 }
 

@@ -52,6 +52,18 @@ func TestLoad(t *testing.T) {
 				c.LogLevel, c.DebugSample = slog.LevelWarn, 0.25
 			},
 		},
+		{
+			name: "token settings",
+			env: map[string]string{
+				"ISSUER": "https://api.example.test", "AUDIENCE": "mh-api",
+				"SIGNING_KEYS": base64.StdEncoding.EncodeToString([]byte(`{"keys":[]}`)), "SIGNING_KEYS_SECRET": "mh-prod-signing-keys",
+			},
+			want: func(c *config.Config) {
+				c.Issuer, c.Audience = "https://api.example.test", "mh-api"
+				c.SigningKeys, c.SigningKeysSecret = []byte(`{"keys":[]}`), "mh-prod-signing-keys"
+			},
+		},
+		{name: "signing keys not base64", env: map[string]string{"SIGNING_KEYS": "%%"}, wantErr: []string{"SIGNING_KEYS must be base64"}},
 		{name: "missing table", env: map[string]string{"TABLE_NAME": ""}, wantErr: []string{"TABLE_NAME is required"}},
 		{name: "missing key", env: map[string]string{"CURSOR_KEY": ""}, wantErr: []string{"CURSOR_KEY must decode to at least 32 bytes"}},
 		{name: "key not base64", env: map[string]string{"CURSOR_KEY": "not base64!"}, wantErr: []string{"CURSOR_KEY must be base64"}},
@@ -97,6 +109,7 @@ func TestLoad(t *testing.T) {
 			want := config.Config{
 				Stage: "dev", Release: "dev", Region: "eu-west-1", TableName: "mh-dev",
 				CursorKey: rawKey, LogLevel: slog.LevelInfo,
+				Issuer: "http://127.0.0.1:8080", Audience: "mountain-highway",
 			}
 			if tt.want != nil {
 				tt.want(&want)

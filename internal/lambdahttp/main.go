@@ -10,13 +10,21 @@ import (
 	"github.com/awslabs/aws-lambda-go-api-proxy/httpadapter"
 	"github.com/getsentry/sentry-go"
 
+	"github.com/mountainhighway/marketplace/internal/auth"
 	"github.com/mountainhighway/marketplace/internal/config"
 	"github.com/mountainhighway/marketplace/internal/registry"
 )
 
+// App is what a function's build returns: its handler and, for functions
+// that are not public, the verifier of access tokens.
+type App struct {
+	Handler  http.Handler
+	Verifier auth.Verifier
+}
+
 // Build constructs a function's handler from its configuration. It runs
 // once per execution environment, so clients it creates are reused.
-type Build func(ctx context.Context, cfg config.Config) (http.Handler, error)
+type Build func(ctx context.Context, cfg config.Config) (App, error)
 
 // Main is the body of every HTTP function's main: it loads the
 // configuration, builds the handler and serves API Gateway v2 events until
@@ -47,9 +55,12 @@ func Setup(ctx context.Context, name string, getenv func(string) string, build B
 	if err != nil {
 		return nil, err
 	}
-	h, err := build(ctx, cfg)
+	app, err := build(ctx, cfg)
 	if err != nil {
 		return nil, fmt.Errorf("build: %w", err)
+	}
+	if fn.Auth != registry.Public && app.Verifier == nil {
+		return nil, fmt.Errorf("%s is %s-only but its build returned no token verifier", name, fn.Auth)
 	}
 	w := New(Options{
 		Function:    fn,
@@ -58,8 +69,9 @@ func Setup(ctx context.Context, name string, getenv func(string) string, build B
 		DebugSample: cfg.DebugSample,
 		Out:         os.Stdout,
 		Sentry:      client,
+		Verifier:    app.Verifier,
 	})
-	return w.Handler(h), nil
+	return w.Handler(app.Handler), nil
 }
 
 // NewSentry returns a Sentry client for the configuration, or nil when no

@@ -64,12 +64,12 @@ func TestSetup(t *testing.T) {
 				tt.env(env)
 			}
 			var got *config.Config
-			build := func(_ context.Context, cfg config.Config) (http.Handler, error) {
+			build := func(_ context.Context, cfg config.Config) (lambdahttp.App, error) {
 				got = &cfg
-				return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				return lambdahttp.App{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 					w.Header().Set("Content-Type", "text/plain")
 					_, _ = io.WriteString(w, "ok "+cfg.Stage)
-				}), tt.buildErr
+				})}, tt.buildErr
 			}
 			h, err := lambdahttp.Setup(t.Context(), tt.fn, getenv(env), build)
 			assert.Equal(t, tt.built, got != nil, "build called")

@@ -8,12 +8,14 @@ package lambdahttp
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
 	"math/rand/v2"
 	"net/http"
 	"runtime/debug"
+	"strings"
 	"sync/atomic"
 	"time"
 
@@ -21,6 +23,7 @@ import (
 	"github.com/awslabs/aws-lambda-go-api-proxy/core"
 	"github.com/getsentry/sentry-go"
 
+	"github.com/mountainhighway/marketplace/internal/auth"
 	"github.com/mountainhighway/marketplace/internal/fault"
 	"github.com/mountainhighway/marketplace/internal/problem"
 	"github.com/mountainhighway/marketplace/internal/registry"
@@ -38,6 +41,9 @@ type Options struct {
 	DebugSample float64 // fraction of requests logged at debug level
 	Out         io.Writer
 	Sentry      *sentry.Client // nil disables error reporting
+	// Verifier authenticates bearer tokens; functions whose registry auth
+	// level is not public refuse every request without one.
+	Verifier auth.Verifier
 	// FlushTimeout bounds the wait for Sentry delivery when the invocation
 	// has no deadline (the dev server); in Lambda the remaining time bounds it.
 	FlushTimeout time.Duration
@@ -49,6 +55,7 @@ type Wrapper struct {
 	metrics *telemetry.Metrics
 	base    *slog.Logger
 	debug   *slog.Logger
+	dims    map[string]string
 	cold    atomic.Bool
 }
 
@@ -64,6 +71,7 @@ func New(opts Options) *Wrapper {
 		metrics: telemetry.NewMetrics(opts.Out),
 		base:    telemetry.NewLogger(opts.Out, opts.LogLevel, false).With(fn),
 		debug:   telemetry.NewLogger(opts.Out, opts.LogLevel, true).With(fn),
+		dims:    map[string]string{"Stage": opts.Stage, "Function": opts.Function.Name},
 	}
 	w.cold.Store(true)
 	return w
@@ -121,6 +129,8 @@ func (w *Wrapper) wrap(next http.Handler) http.Handler {
 		inv := &telemetry.Invocation{
 			CorrelationID: correlationID(r),
 			RequestID:     requestID(ctx),
+			Metrics:       w.metrics,
+			Dimensions:    w.dims,
 		}
 		logger := w.base
 		if w.opts.DebugSample > 0 && rand.Float64() < w.opts.DebugSample {
@@ -174,6 +184,22 @@ func (w *Wrapper) wrap(next http.Handler) http.Handler {
 					}
 				}
 			}()
+			if w.opts.Function.Auth != registry.Public {
+				p, err := w.authenticate(r)
+				if err != nil {
+					inv.RecordError(err)
+					if fault.KindOf(err) == fault.Unauthenticated {
+						rec.Header().Set("WWW-Authenticate", `Bearer realm="mountain-highway"`)
+					}
+					problem.Write(rec, err, inv.CorrelationID)
+					return
+				}
+				inv.Logger = inv.Logger.With(slog.String("userId", p.UserID))
+				if hub != nil {
+					hub.Scope().SetUser(sentry.User{ID: p.UserID})
+				}
+				r = r.WithContext(auth.NewContext(r.Context(), p))
+			}
 			if max := w.opts.Function.MaxBody; max > 0 && r.Body != nil {
 				if r.ContentLength > max {
 					err := fault.E("lambdahttp.body", fault.TooLarge, fmt.Sprintf("the request body must be at most %d bytes", max))
@@ -220,6 +246,31 @@ func (w *Wrapper) wrap(next http.Handler) http.Handler {
 	})
 }
 
+// authenticate verifies the bearer token and the registry's auth level. It
+// fails closed: a protected function without a verifier refuses everyone.
+func (w *Wrapper) authenticate(r *http.Request) (auth.Principal, error) {
+	const op = "lambdahttp.authenticate"
+	if w.opts.Verifier == nil {
+		return auth.Principal{}, fault.Wrap(op, errors.New("protected function has no token verifier"))
+	}
+	h := r.Header.Get("Authorization")
+	scheme, tok, ok := strings.Cut(h, " ")
+	if !ok || !strings.EqualFold(scheme, "Bearer") || tok == "" {
+		return auth.Principal{}, fault.E(op, fault.Unauthenticated, "sign in: send an access token as Authorization: Bearer <token>")
+	}
+	p, err := w.opts.Verifier.Verify(r.Context(), strings.TrimSpace(tok))
+	if err != nil {
+		if fault.KindOf(err) == fault.Internal {
+			return auth.Principal{}, fault.Wrap(op, err)
+		}
+		return auth.Principal{}, fault.E(op, fault.Unauthenticated, "the access token is invalid or expired; refresh it or sign in again")
+	}
+	if err := p.Allow(w.opts.Function.Auth); err != nil {
+		return auth.Principal{}, err
+	}
+	return p, nil
+}
+
 func (w *Wrapper) emit(inv *telemetry.Invocation, status int, elapsed time.Duration, cold bool) {
 	bit := func(b bool) float64 {
 		if b {
@@ -228,7 +279,7 @@ func (w *Wrapper) emit(inv *telemetry.Invocation, status int, elapsed time.Durat
 		return 0
 	}
 	err := w.metrics.Emit(
-		map[string]string{"Stage": w.opts.Stage, "Function": w.opts.Function.Name},
+		w.dims,
 		map[string]any{"correlationId": inv.CorrelationID, "requestId": inv.RequestID, "status": status},
 		telemetry.Metric{Name: "Latency", Unit: telemetry.Milliseconds, Value: ms(elapsed)},
 		telemetry.Metric{Name: "Errors", Unit: telemetry.Count, Value: bit(status >= 500)},

@@ -36,6 +36,7 @@ func itemGet() registry.Function {
 	return registry.Function{
 		Name:    "item-get",
 		HTTP:    &registry.Route{Method: "GET", Path: "/v1/items/{id}"},
+		Auth:    registry.Public,
 		MaxBody: 16,
 	}
 }
@@ -521,7 +522,7 @@ func TestRouting(t *testing.T) {
 }
 
 func TestFunctionWithoutRouteAnswers404(t *testing.T) {
-	f := newFixture(t, app(), func(o *lambdahttp.Options) { o.Function = registry.Function{Name: "worker"} })
+	f := newFixture(t, app(), func(o *lambdahttp.Options) { o.Function = registry.Function{Name: "worker", Auth: registry.Public} })
 	rec := f.get("/v1/items/a")
 	assert.Equal(t, http.StatusNotFound, rec.Code)
 	assert.Equal(t, "not_found", only(t, f.completed(t), "request completed")["errorKind"])

@@ -67,7 +67,10 @@ type Function struct {
 	Timeout     time.Duration
 	// MaxBody bounds the request body the wrapper reads; larger bodies get 413.
 	MaxBody int64
-	Alarms  Alarms
+	// Signs marks the functions that issue access tokens: only they may
+	// read the private signing keys.
+	Signs  bool
+	Alarms Alarms
 }
 
 // Defaults applied by All to entries that leave a field zero.
@@ -106,6 +109,99 @@ func All() []Function {
 			Auth:        Public,
 			Table:       []TableAction{Query},
 			Alarms:      Alarms{P95: 200 * time.Millisecond},
+		},
+		{
+			Name:        "auth-register",
+			Description: "Creates a buyer account and signs it in.",
+			HTTP:        &Route{"POST", "/v1/auth/register"},
+			Auth:        Public,
+			Table:       []TableAction{PutItem},
+			MemoryMB:    1024, // argon2id hashing is CPU-bound; CPU grows with memory
+			MaxBody:     4 << 10,
+			Signs:       true,
+			Alarms:      Alarms{P95: 800 * time.Millisecond},
+		},
+		{
+			Name:        "auth-login",
+			Description: "Signs in with email and password, behind per-IP and per-account limits.",
+			HTTP:        &Route{"POST", "/v1/auth/login"},
+			Auth:        Public,
+			Table:       []TableAction{GetItem, PutItem, UpdateItem, DeleteItem},
+			MemoryMB:    1024,
+			MaxBody:     4 << 10,
+			Signs:       true,
+			Alarms:      Alarms{P95: 800 * time.Millisecond},
+		},
+		{
+			Name:        "auth-refresh",
+			Description: "Rotates a refresh token into new tokens; reuse ends the session family.",
+			HTTP:        &Route{"POST", "/v1/auth/refresh"},
+			Auth:        Public,
+			Table:       []TableAction{GetItem, PutItem, UpdateItem},
+			MaxBody:     4 << 10,
+			Signs:       true,
+			Alarms:      Alarms{P95: 200 * time.Millisecond},
+		},
+		{
+			Name:        "auth-logout",
+			Description: "Ends the session a refresh token belongs to.",
+			HTTP:        &Route{"POST", "/v1/auth/logout"},
+			Auth:        Public,
+			Table:       []TableAction{GetItem, UpdateItem},
+			MaxBody:     4 << 10,
+			Alarms:      Alarms{P95: 200 * time.Millisecond},
+		},
+		{
+			Name:        "me-get",
+			Description: "Returns the caller's own account.",
+			HTTP:        &Route{"GET", "/v1/me"},
+			Auth:        User,
+			Table:       []TableAction{GetItem},
+			Alarms:      Alarms{P95: 200 * time.Millisecond},
+		},
+		{
+			Name:        "me-update",
+			Description: "Changes the caller's own profile.",
+			HTTP:        &Route{"PATCH", "/v1/me"},
+			Auth:        User,
+			Table:       []TableAction{GetItem, UpdateItem},
+			MaxBody:     4 << 10,
+			Alarms:      Alarms{P95: 200 * time.Millisecond},
+		},
+		{
+			Name:        "me-seller",
+			Description: "Makes the caller a seller.",
+			HTTP:        &Route{"POST", "/v1/me/seller"},
+			Auth:        User,
+			Table:       []TableAction{GetItem, UpdateItem},
+			MaxBody:     1 << 10,
+			Alarms:      Alarms{P95: 200 * time.Millisecond},
+		},
+		{
+			Name:        "admin-user-roles",
+			Description: "Replaces a user's roles (admins only).",
+			HTTP:        &Route{"PUT", "/v1/admin/users/{id}/roles"},
+			Auth:        Admin,
+			Table:       []TableAction{GetItem, UpdateItem},
+			MaxBody:     1 << 10,
+			Alarms:      Alarms{P95: 200 * time.Millisecond},
+		},
+		{
+			Name:        "jwks",
+			Description: "Serves the public keys that verify access tokens.",
+			HTTP:        &Route{"GET", "/.well-known/jwks.json"},
+			Auth:        Public,
+			Table:       []TableAction{GetItem},
+			MemoryMB:    128,
+			Alarms:      Alarms{P95: 200 * time.Millisecond},
+		},
+		{
+			Name:        "openid-configuration",
+			Description: "Serves the discovery document API Gateway's JWT authorizer reads.",
+			HTTP:        &Route{"GET", "/.well-known/openid-configuration"},
+			Auth:        Public,
+			MemoryMB:    128,
+			Alarms:      Alarms{P95: 100 * time.Millisecond},
 		},
 	}
 	for i := range fns {

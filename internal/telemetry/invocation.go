@@ -18,6 +18,9 @@ type Invocation struct {
 	CorrelationID string
 	RequestID     string
 	Logger        *slog.Logger
+	// Metrics and Dimensions, when set, receive the invocation's events.
+	Metrics    *Metrics
+	Dimensions map[string]string
 
 	mu  sync.Mutex
 	err error
