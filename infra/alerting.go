@@ -2,10 +2,13 @@ package main
 
 import (
 	"fmt"
+	"slices"
 
 	"github.com/pulumi/pulumi-aws/sdk/v6/go/aws/cloudwatch"
 	"github.com/pulumi/pulumi-aws/sdk/v6/go/aws/sns"
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
+
+	"github.com/mountainhighway/marketplace/internal/telemetry"
 )
 
 // alarmPeriodSeconds is the window every alarm evaluates: long enough to
@@ -86,6 +89,8 @@ func newAlerting(ctx *pulumi.Context, cfg stackConfig, fns *functions, api *http
 		threshold:  api5xxThreshold,
 	})
 
+	specs = append(specs, securityAlarmSpecs(cfg, fns)...)
+
 	for _, s := range specs {
 		alarm, err := newAlarm(ctx, child, topic, s)
 		if err != nil {
@@ -142,6 +147,30 @@ func functionAlarms(cfg stackConfig, fn *deployedFunction) []alarmSpec {
 			threshold:  float64(p95),
 		},
 	}
+}
+
+// securityAlarmSpecs are the alarms on security events whose emitting
+// function is deployed. They watch the wrapper's EMF metric by its exact
+// dimension set: registry name, event and stage.
+func securityAlarmSpecs(cfg stackConfig, fns *functions) []alarmSpec {
+	var specs []alarmSpec
+	for _, sa := range securityAlarms {
+		if !slices.ContainsFunc(fns.All, func(fn *deployedFunction) bool { return fn.Spec.Name == sa.Function }) {
+			continue
+		}
+		specs = append(specs, alarmSpec{
+			logicalName: sa.Slug,
+			name:        cfg.name(sa.Slug),
+			description: fmt.Sprintf("%s reported %s %g or more times in %d s: %s. Runbook: %s%s",
+				cfg.name(sa.Function), sa.Event, sa.Threshold, alarmPeriodSeconds, sa.Meaning, runbookDir, sa.Runbook),
+			namespace:  telemetry.Namespace,
+			metric:     emfEvents,
+			dimensions: pulumi.StringMap{"Event": pulumi.String(sa.Event), "Function": pulumi.String(sa.Function), "Stage": pulumi.String(cfg.Stage)},
+			statistic:  "Sum",
+			threshold:  sa.Threshold,
+		})
+	}
+	return specs
 }
 
 func newAlarm(ctx *pulumi.Context, child pulumi.ResourceOption, topic *sns.Topic, s alarmSpec) (*cloudwatch.MetricAlarm, error) {

@@ -45,7 +45,7 @@ func TestFunctionAlarms(t *testing.T) {
 		t.Run(stage, func(t *testing.T) {
 			m := validSetup(stage).mustRun(t)
 			specs := registry.All()
-			require.Len(t, m.ofType(typeAlarm), 3*len(specs)+1, "three per function plus the API 5xx alarm")
+			require.Len(t, m.ofType(typeAlarm), 3*len(specs)+1+len(securityAlarms), "three per function, the API 5xx alarm and the security alarms")
 			topicArn := m.one(t, typeTopic, "alarms").out("arn")
 
 			for _, spec := range specs {
@@ -109,23 +109,11 @@ func TestAPI5xxAlarm(t *testing.T) {
 func TestAlarmThresholdsFollowEntry(t *testing.T) {
 	spec := registry.Function{Name: "custom", Timeout: time.Minute, Alarms: registry.Alarms{Errors: 7, P95: 1500 * time.Millisecond}}
 	m, err := validSetup(stageStaging).run(func(ctx *pulumi.Context) error {
-		cfg, err := loadConfig(ctx)
+		d, err := deploySpecs(ctx, []registry.Function{spec})
 		if err != nil {
 			return err
 		}
-		data, err := newDataStore(ctx, cfg)
-		if err != nil {
-			return err
-		}
-		fns, err := newFunctions(ctx, cfg, []registry.Function{spec}, data)
-		if err != nil {
-			return err
-		}
-		api, err := newHTTPAPI(ctx, cfg, fns)
-		if err != nil {
-			return err
-		}
-		_, err = newAlerting(ctx, cfg, fns, api)
+		_, err = newAlerting(ctx, d.cfg, d.fns, d.api)
 		return err
 	})
 	require.NoError(t, err)

@@ -57,31 +57,30 @@ var (
 // corsMaxAge lets browsers cache a preflight for an hour.
 const corsMaxAge = 3600
 
+// identitySource is where the JWT authorizer finds the access token; it
+// strips the "Bearer " prefix itself.
+const identitySource = "$request.header.Authorization"
+
 // httpAPI is the component that owns the public HTTP entry point: the API,
-// its stage and access log group, and one integration, route and invoke
-// permission per HTTP function.
+// its stage and access log group, the JWT authorizer, and one integration,
+// route and invoke permission per HTTP function.
 type httpAPI struct {
 	pulumi.ResourceState
 
-	API       *apigatewayv2.Api
-	Stage     *apigatewayv2.Stage
-	AccessLog *cloudwatch.LogGroup
+	API        *apigatewayv2.Api
+	Stage      *apigatewayv2.Stage
+	AccessLog  *cloudwatch.LogGroup
+	Authorizer *apigatewayv2.Authorizer
+	// Issuer is the API's base URL, the iss of every access token. API
+	// Gateway reads <Issuer>/.well-known/openid-configuration (served by
+	// the openid-configuration function) to find the keys.
+	Issuer pulumi.StringOutput
 }
 
-// newHTTPAPI exposes every function that has an HTTP route.
-func newHTTPAPI(ctx *pulumi.Context, cfg stackConfig, fns *functions) (*httpAPI, error) {
-	auth := map[string]string{}
-	for _, fn := range fns.All {
-		if fn.Spec.HTTP == nil {
-			continue
-		}
-		t, err := routeAuthorization(fn.Spec.Auth)
-		if err != nil {
-			return nil, fmt.Errorf("function %s: %w", fn.Spec.Name, err)
-		}
-		auth[fn.Spec.Name] = t
-	}
-
+// newHTTPAPI creates the API with its stage, access log and JWT authorizer,
+// without routes: the functions need the API's URL as their issuer, so they
+// are created after it and routed by addRoutes.
+func newHTTPAPI(ctx *pulumi.Context, cfg stackConfig) (*httpAPI, error) {
 	a := &httpAPI{}
 	if err := ctx.RegisterComponentResource("mountain-highway:infra:Api", "api", a); err != nil {
 		return nil, err
@@ -109,6 +108,26 @@ func newHTTPAPI(ctx *pulumi.Context, cfg stackConfig, fns *functions) (*httpAPI,
 		return nil, err
 	}
 	a.API = api
+	// The "$default" stage serves at the root, so the endpoint is the base
+	// URL with no stage prefix.
+	a.Issuer = api.ApiEndpoint
+
+	// Only signature, iss, aud and exp are checked here, with no scopes: the
+	// wrapper verifies the token again and enforces the registry's role, so
+	// a route wired to the wrong authorization still cannot be misused.
+	a.Authorizer, err = apigatewayv2.NewAuthorizer(ctx, "api-authorizer", &apigatewayv2.AuthorizerArgs{
+		ApiId:           api.ID(),
+		Name:            pulumi.String(cfg.name("access-tokens")),
+		AuthorizerType:  pulumi.String("JWT"),
+		IdentitySources: pulumi.StringArray{pulumi.String(identitySource)},
+		JwtConfiguration: apigatewayv2.AuthorizerJwtConfigurationArgs{
+			Issuer:    a.Issuer,
+			Audiences: pulumi.StringArray{pulumi.String(cfg.Audience)},
+		},
+	}, child)
+	if err != nil {
+		return nil, err
+	}
 
 	a.AccessLog, err = cloudwatch.NewLogGroup(ctx, "api-access-logs", &cloudwatch.LogGroupArgs{
 		Name:            pulumi.String("/aws/apigateway/" + cfg.name("api")),
@@ -140,29 +159,36 @@ func newHTTPAPI(ctx *pulumi.Context, cfg stackConfig, fns *functions) (*httpAPI,
 	if err != nil {
 		return nil, err
 	}
+	return a, nil
+}
 
+// addRoutes exposes every function that has an HTTP route, behind the JWT
+// authorizer unless its registry entry is public.
+func (a *httpAPI) addRoutes(ctx *pulumi.Context, fns *functions) error {
+	child := pulumi.Parent(a)
 	for _, fn := range fns.All {
 		if fn.Spec.HTTP == nil {
 			continue
 		}
-		if err := newRoute(ctx, child, api, fn, auth[fn.Spec.Name]); err != nil {
-			return nil, fmt.Errorf("route of %s: %w", fn.Spec.Name, err)
+		if err := a.newRoute(ctx, child, fn); err != nil {
+			return fmt.Errorf("route of %s: %w", fn.Spec.Name, err)
 		}
 	}
-
-	if err := ctx.RegisterResourceOutputs(a, pulumi.Map{
-		"apiId":  api.ID(),
-		"apiUrl": api.ApiEndpoint,
-	}); err != nil {
-		return nil, err
-	}
-	return a, nil
+	return ctx.RegisterResourceOutputs(a, pulumi.Map{
+		"apiId":  a.API.ID(),
+		"apiUrl": a.API.ApiEndpoint,
+		"issuer": a.Issuer,
+	})
 }
 
 // newRoute wires one HTTP function: integration, route, and the permission
 // that lets only this API, on this route, invoke it.
-func newRoute(ctx *pulumi.Context, child pulumi.ResourceOption, api *apigatewayv2.Api, fn *deployedFunction, authorizationType string) error {
-	route := fn.Spec.HTTP
+func (a *httpAPI) newRoute(ctx *pulumi.Context, child pulumi.ResourceOption, fn *deployedFunction) error {
+	api, route := a.API, fn.Spec.HTTP
+	authorizationType, err := routeAuthorization(fn.Spec.Auth)
+	if err != nil {
+		return err
+	}
 	integration, err := apigatewayv2.NewIntegration(ctx, fn.Spec.Name+"-integration", &apigatewayv2.IntegrationArgs{
 		ApiId:                api.ID(),
 		IntegrationType:      pulumi.String("AWS_PROXY"),
@@ -174,12 +200,16 @@ func newRoute(ctx *pulumi.Context, child pulumi.ResourceOption, api *apigatewayv
 		return err
 	}
 
-	_, err = apigatewayv2.NewRoute(ctx, fn.Spec.Name+"-route", &apigatewayv2.RouteArgs{
+	args := &apigatewayv2.RouteArgs{
 		ApiId:             api.ID(),
 		RouteKey:          pulumi.String(route.Key()),
 		Target:            pulumi.Sprintf("integrations/%s", integration.ID()),
 		AuthorizationType: pulumi.String(authorizationType),
-	}, child)
+	}
+	if authorizationType == authJWT {
+		args.AuthorizerId = a.Authorizer.ID()
+	}
+	_, err = apigatewayv2.NewRoute(ctx, fn.Spec.Name+"-route", args, child)
 	if err != nil {
 		return err
 	}
@@ -206,16 +236,23 @@ func invokeArnSuffix(r registry.Route) string {
 	return r.Method + strings.Join(segs, "/")
 }
 
+// Route authorization types.
+const (
+	authNone = "NONE" // anyone may call
+	authJWT  = "JWT"  // only with an access token the authorizer accepts
+)
+
 // routeAuthorization maps a registry auth level to the route's authorization
-// type. This is the hook for the JWT authorizer: until it exists, only public
-// routes can be deployed, because deploying a user, seller or admin route
-// without it would leave that route open to anyone.
+// type. Every level above public needs a valid token at the gateway; which
+// role it must carry is the wrapper's check, the gateway has no notion of it.
+// An unknown level is an error, never a default, so a typo in the registry
+// cannot deploy a route open to anyone.
 func routeAuthorization(a registry.Auth) (string, error) {
 	switch a {
 	case registry.Public:
-		return "NONE", nil
+		return authNone, nil
 	case registry.User, registry.Seller, registry.Admin:
-		return "", fmt.Errorf("auth %q needs the JWT authorizer, which is not built yet", a)
+		return authJWT, nil
 	default:
 		return "", fmt.Errorf("unknown auth %q", a)
 	}

@@ -98,7 +98,6 @@ func TestRoutesMatchRegistry(t *testing.T) {
 		route := m.one(t, typeRoute, spec.Name+"-route")
 		assert.Equal(t, spec.HTTP.Key(), route.in("routeKey"))
 		assert.Equal(t, "integrations/"+integ.ID, route.in("target"))
-		assert.Equal(t, "NONE", route.in("authorizationType"), "only public routes exist until the JWT authorizer does")
 
 		perm := m.one(t, typePermission, spec.Name+"-invoke")
 		assert.Equal(t, physical(stageStaging, spec.Name), perm.in("function"))
@@ -132,10 +131,12 @@ func TestRouteAuthorization(t *testing.T) {
 		wantErr bool
 	}{
 		{registry.Public, "NONE", false},
-		{registry.User, "", true},
-		{registry.Seller, "", true},
-		{registry.Admin, "", true},
+		{registry.User, "JWT", false},
+		{registry.Seller, "JWT", false},
+		{registry.Admin, "JWT", false},
 		{"", "", true},
+		{"Public", "", true},
+		{"owner", "", true},
 	}
 	for _, tt := range tests {
 		got, err := routeAuthorization(tt.auth)
@@ -145,11 +146,97 @@ func TestRouteAuthorization(t *testing.T) {
 	}
 }
 
-// TestProtectedRouteRefused checks that a user route is not deployed open
-// while there is no authorizer, and that a non-HTTP function gets no route.
-func TestProtectedRouteRefused(t *testing.T) {
-	worker := registry.Function{Name: "worker", Timeout: time.Minute}
+// TestAuthorizer checks the JWT authorizer against what the functions
+// verify: the issuer is the API's own base URL, where the
+// openid-configuration function serves the discovery document, and the
+// audience is the stack's.
+func TestAuthorizer(t *testing.T) {
+	tests := []struct {
+		name, audience, want string
+	}{
+		{"default audience", "", "mountain-highway"},
+		{"configured audience", "mh-staging-clients", "mh-staging-clients"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			m := validSetup(stageStaging).with(configNamespace+":audience", tt.audience).mustRun(t)
+			api := m.one(t, typeAPI, "api")
+			require.Len(t, m.ofType(typeAuthorizer), 1)
+			a := m.one(t, typeAuthorizer, "api-authorizer")
+			assert.Equal(t, api.ID, a.in("apiId"))
+			assert.Equal(t, "JWT", a.in("authorizerType"))
+			assert.Equal(t, "mh-staging-access-tokens", a.in("name"))
+			assert.Equal(t, []any{"$request.header.Authorization"}, a.in("identitySources"))
+			assert.Equal(t, map[string]any{
+				"issuer":    api.out("apiEndpoint"),
+				"audiences": []any{tt.want},
+			}, a.in("jwtConfiguration"))
+			assert.Equal(t, apiEndpoint, api.out("apiEndpoint"))
+			assert.Equal(t, "mountain-highway:infra:Api", a.Parent)
+
+			// The discovery document API Gateway fetches must be reachable
+			// without a token, at <issuer>/.well-known/openid-configuration.
+			discovery, ok := registry.Lookup("openid-configuration")
+			require.True(t, ok)
+			assert.Equal(t, "/.well-known/openid-configuration", discovery.HTTP.Path)
+			assert.Equal(t, "NONE", m.one(t, typeRoute, "openid-configuration-route").in("authorizationType"))
+		})
+	}
+}
+
+// TestRouteAuthorizationFollowsRegistry checks, for every HTTP entry of the
+// registry, that a route above public carries the JWT authorizer and a
+// public route carries none: a protected route open to anyone, or a public
+// one (sign-in, the key set) demanding a token, are both outages.
+func TestRouteAuthorizationFollowsRegistry(t *testing.T) {
+	m := validSetup(stageProd).mustRun(t)
+	authorizer := m.one(t, typeAuthorizer, "api-authorizer")
+	seen := map[registry.Auth]bool{}
+	for _, spec := range registry.HTTP() {
+		t.Run(spec.Name, func(t *testing.T) {
+			seen[spec.Auth] = true
+			route := m.one(t, typeRoute, spec.Name+"-route")
+			switch spec.Auth {
+			case registry.Public:
+				assert.Equal(t, "NONE", route.in("authorizationType"))
+				assert.Nil(t, route.in("authorizerId"))
+			case registry.User, registry.Seller, registry.Admin:
+				assert.Equal(t, "JWT", route.in("authorizationType"))
+				assert.Equal(t, authorizer.ID, route.in("authorizerId"))
+				assert.True(t, route.hasDep(typeAuthorizer, "api-authorizer"))
+			default:
+				t.Errorf("auth %q deployed", spec.Auth)
+			}
+			assert.Nil(t, route.in("authorizationScopes"), "roles are the wrapper's check, not scopes")
+		})
+	}
+	assert.True(t, seen[registry.Public] && seen[registry.User], "the registry exercises both kinds: %v", seen)
+}
+
+// TestRouteOrderHasNoCycle checks the dependency order that lets functions
+// know the API's URL: the API depends on no function, the functions depend
+// on the API, and the routes on the API and the function's integration.
+func TestRouteOrderHasNoCycle(t *testing.T) {
+	m := validSetup(stageStaging).mustRun(t)
+	api := m.one(t, typeAPI, "api")
+	for _, r := range api.Deps {
+		assert.NotEqual(t, typeFunction, urnType(r), "the API must not depend on a function")
+	}
+	fn := m.one(t, typeFunction, "me-get")
+	assert.True(t, fn.hasDep(typeAPI, "api"), "ISSUER comes from the API endpoint")
+	route := m.one(t, typeRoute, "me-get-route")
+	assert.True(t, route.hasDep(typeAPI, "api"))
+	assert.True(t, route.hasDep(typeIntegration, "me-get-integration"))
+	assert.True(t, m.one(t, typeIntegration, "me-get-integration").hasDep(typeFunction, "me-get"))
+}
+
+// TestUnknownAuthRefused checks that an entry with an auth level the
+// program does not know stops the program before any function or route
+// exists, and that a non-HTTP function gets no route whatever its level.
+func TestUnknownAuthRefused(t *testing.T) {
+	worker := registry.Function{Name: "worker", Timeout: time.Minute, Auth: "nonsense"}
 	mine := registry.Function{Name: "me-get", HTTP: &registry.Route{Method: "GET", Path: "/v1/me"}, Auth: registry.User, Timeout: time.Second}
+	typo := registry.Function{Name: "typo", HTTP: &registry.Route{Method: "GET", Path: "/v1/typo"}, Auth: "users", Timeout: time.Second}
 	tests := []struct {
 		name    string
 		specs   []registry.Function
@@ -157,29 +244,19 @@ func TestProtectedRouteRefused(t *testing.T) {
 		routes  int
 	}{
 		{"worker has no route", []registry.Function{worker}, "", 0},
-		{"user route without authorizer", []registry.Function{worker, mine}, "JWT authorizer", 0},
+		{"user route behind the authorizer", []registry.Function{worker, mine}, "", 1},
+		{"unknown auth", []registry.Function{mine, typo}, `function typo: unknown auth "users"`, 0},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			m, err := validSetup(stageStaging).run(func(ctx *pulumi.Context) error {
-				cfg, err := loadConfig(ctx)
-				if err != nil {
-					return err
-				}
-				data, err := newDataStore(ctx, cfg)
-				if err != nil {
-					return err
-				}
-				fns, err := newFunctions(ctx, cfg, tt.specs, data)
-				if err != nil {
-					return err
-				}
-				_, err = newHTTPAPI(ctx, cfg, fns)
+				_, err := deploySpecs(ctx, tt.specs)
 				return err
 			})
 			if tt.wantErr != "" {
 				require.Error(t, err)
 				assert.Contains(t, err.Error(), tt.wantErr)
+				assert.Empty(t, m.ofType(typeFunction))
 			} else {
 				require.NoError(t, err)
 				assert.Len(t, m.ofType(typeFunction), len(tt.specs))

@@ -5,6 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"strings"
+	"unicode"
 
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi/config"
@@ -21,6 +23,10 @@ const (
 	stageProd    = "prod"
 )
 
+// defaultAudience is the aud of access tokens when the stack sets none; it
+// is internal/config's default too, so functions and authorizer agree.
+const defaultAudience = "mountain-highway"
+
 // retentionDays are the only values CloudWatch Logs accepts; checking them here
 // turns a failed deployment half-way through into an error before it starts.
 var retentionDays = []int{1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922, 3288, 3653}
@@ -35,6 +41,7 @@ type stackConfig struct {
 	AlarmEmail       string   // optional email subscription to the alarm topic
 	Release          string   // build identifier reported by the functions
 	CORSOrigins      []string // browser origins allowed by CORS; none disables CORS
+	Audience         string   // aud of access tokens, checked by the JWT authorizer and the functions
 
 	// SentryDSN and CursorKey are secrets: they stay Outputs so Pulumi keeps
 	// them encrypted in state and masked in previews.
@@ -60,6 +67,15 @@ func loadConfig(ctx *pulumi.Context) (stackConfig, error) {
 	}
 	if cfg.Release == "" {
 		cfg.Release = "dev"
+	}
+	cfg.Audience = c.Get("audience")
+	if cfg.Audience == "" {
+		cfg.Audience = defaultAudience
+	}
+	// aud is compared byte for byte; a pasted space would have the
+	// authorizer and the functions reject every token.
+	if strings.ContainsFunc(cfg.Audience, unicode.IsSpace) {
+		errs = append(errs, fmt.Errorf("%s:audience %q must not contain spaces", configNamespace, cfg.Audience))
 	}
 
 	var err error

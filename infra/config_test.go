@@ -6,6 +6,8 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	appconfig "github.com/mountainhighway/marketplace/internal/config"
 )
 
 // requiredKeys are the settings without which the program must not deploy.
@@ -48,6 +50,8 @@ func TestInvalidConfigFails(t *testing.T) {
 		{"origins not a list", "corsOrigins", "https://a.example", "corsOrigins must be a list"},
 		{"cursor key not base64", "cursorKey", "not base64!", "must be base64"},
 		{"cursor key too short", "cursorKey", short, "at least 32 bytes"},
+		{"audience with a space", "audience", "mountain highway", "audience \"mountain highway\" must not contain spaces"},
+		{"audience with a newline", "audience", "mountain-highway\n", "must not contain spaces"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -70,7 +74,8 @@ func TestCursorKeyMustBeSecret(t *testing.T) {
 func TestOptionalConfig(t *testing.T) {
 	setup := validSetup(stageStaging).
 		with(configNamespace+":release", "abc123").
-		with(configNamespace+":sentryDsn", "https://key@sentry.example/1")
+		with(configNamespace+":sentryDsn", "https://key@sentry.example/1").
+		with(configNamespace+":audience", "mh-clients")
 	setup.secrets = append(setup.secrets, configNamespace+":sentryDsn")
 	m := setup.mustRun(t)
 	for _, fn := range m.ofType(typeFunction) {
@@ -80,5 +85,16 @@ func TestOptionalConfig(t *testing.T) {
 		require.True(t, ok)
 		assert.Equal(t, "abc123", vars["RELEASE"], fn.Name)
 		assert.Equal(t, "https://key@sentry.example/1", vars["SENTRY_DSN"], fn.Name)
+		assert.Equal(t, "mh-clients", vars["AUDIENCE"], fn.Name)
 	}
+}
+
+// TestDefaultAudienceMatchesFunctions checks that the authorizer's default
+// audience is the one a function assumes when AUDIENCE is unset, so a stack
+// without the setting never splits them.
+func TestDefaultAudienceMatchesFunctions(t *testing.T) {
+	env := map[string]string{"TABLE_NAME": "t", "CURSOR_KEY": testCursorKey}
+	got, err := appconfig.Load(func(k string) string { return env[k] })
+	require.NoError(t, err)
+	assert.Equal(t, defaultAudience, got.Audience)
 }

@@ -155,6 +155,10 @@ func dashboardWidgets(in dashboardInput) []widget {
 	y += rowHeight
 	ws = append(ws, row(y, tableWidgets(in))...)
 	y += rowHeight
+	if sec := securityWidgets(in); len(sec) > 0 {
+		ws = append(ws, row(y, sec)...)
+		y += rowHeight
+	}
 	for _, fn := range in.Functions {
 		ws = append(ws, row(y, functionWidgets(in, fn))...)
 		y += rowHeight
@@ -200,7 +204,8 @@ func row(y int, items []sized) []widget {
 func headerMarkdown(in dashboardInput) string {
 	return strings.Join([]string{
 		fmt.Sprintf("# Mountain Highway · %s · release `%s` · %s", in.Stage, in.Release, in.Region),
-		"Row 1 is the HTTP API, row 2 the DynamoDB table. Then one row per function: Lambda's own metrics on the left, the wrapper's EMF metrics " +
+		"Row 1 is the HTTP API, row 2 the DynamoDB table, row 3 Security (sign-ins, lockouts, refresh-token reuse, sign-ups and role changes). " +
+			"Then one row per function: Lambda's own metrics on the left, the wrapper's EMF metrics " +
 			"(namespace " + telemetry.Namespace + ") on the right. The latest ERROR lines are at the bottom.",
 		fmt.Sprintf("Alarms notify SNS topic `mh-%s-alarms`; each names its runbook in `docs/runbooks/`. "+
 			"Saved queries: CloudWatch → Logs Insights → Saved queries → `mh-%s/`.", in.Stage, in.Stage),
@@ -264,6 +269,56 @@ func tableWidgets(in dashboardInput) []sized {
 		{12, graph("Table "+in.Table+": throttle events", "count", throttles)},
 		{12, graph("Table "+in.Table+": request latency", "ms", latency)},
 	}
+}
+
+// securityWidgets are the Security row: the security events' EMF counts,
+// one line per emitting function (the Function dimension is part of the
+// metric), and each alarm's threshold drawn on its graph at the alarm's
+// period. Events whose functions are not deployed are left out, and so is
+// the row when none is.
+func securityWidgets(in dashboardInput) []sized {
+	var graphs []metricProperties
+	for _, g := range securityGraphs {
+		props := metricProperties{
+			Title: "Security: " + g.Title, Region: in.Region, View: "timeSeries", Period: dashboardPeriodSeconds,
+			YAxis: yAxes{Left: yAxis{Label: "count"}},
+		}
+		var lines []annotation
+		for _, ev := range g.Events {
+			for _, fn := range ev.Emitters {
+				if !deployed(in.Functions, fn) {
+					continue
+				}
+				label := ev.Name
+				if len(ev.Emitters) > 1 {
+					label += " (" + fn + ")"
+				}
+				dims := []string{"Event", ev.Name, "Function", fn, "Stage", in.Stage}
+				props.Metrics = append(props.Metrics, metric(telemetry.Namespace, emfEvents, dims, "Sum", label))
+				for _, a := range securityAlarms {
+					if a.Event == ev.Name && a.Function == fn {
+						lines = append(lines, annotation{Label: fmt.Sprintf("%s alarm %g", a.Slug, a.Threshold), Value: a.Threshold})
+					}
+				}
+			}
+		}
+		if len(props.Metrics) == 0 {
+			continue
+		}
+		if len(lines) > 0 {
+			// Summed over the alarm's own period, so the line crossing the
+			// annotation is exactly what pages.
+			props.Period = alarmPeriodSeconds
+			props.Annotations = &annotations{Horizontal: lines}
+		}
+		graphs = append(graphs, props)
+	}
+	out := make([]sized, len(graphs))
+	for i, g := range graphs {
+		// 1 to 4 graphs; each count divides the grid's 24 units.
+		out[i] = sized{gridWidth / len(graphs), g}
+	}
+	return out
 }
 
 // tableOperations are the DynamoDB operations the functions are allowed, in

@@ -43,13 +43,27 @@ type functions struct {
 	All []*deployedFunction
 }
 
+// tokenSettings are what the functions need to know about access tokens:
+// the same issuer and audience the API's JWT authorizer checks, and where
+// the signing functions find their keys.
+type tokenSettings struct {
+	Issuer         pulumi.StringOutput // the API's base URL
+	Audience       string
+	SigningKeysArn pulumi.StringOutput // read only by functions with Signs
+}
+
+// newTokenSettings takes the issuer from the API and the keys from identity.
+// The API resource itself depends on no function, so the functions can
+// depend on its endpoint without a cycle; only the routes come after them.
+func newTokenSettings(cfg stackConfig, api *httpAPI, id *identity) tokenSettings {
+	return tokenSettings{Issuer: api.Issuer, Audience: cfg.Audience, SigningKeysArn: id.SigningKeys.Arn}
+}
+
 // newFunctions creates one function per spec. Adding a registry entry is all it
 // takes to deploy a new function.
-func newFunctions(ctx *pulumi.Context, cfg stackConfig, specs []registry.Function, data *dataStore) (*functions, error) {
-	for _, spec := range specs {
-		if err := validateSpec(cfg, spec); err != nil {
-			return nil, err
-		}
+func newFunctions(ctx *pulumi.Context, cfg stackConfig, specs []registry.Function, data *dataStore, tokens tokenSettings) (*functions, error) {
+	if err := validateSpecs(cfg, specs); err != nil {
+		return nil, err
 	}
 	f := &functions{}
 	if err := ctx.RegisterComponentResource("mountain-highway:infra:Functions", "functions", f); err != nil {
@@ -61,7 +75,7 @@ func newFunctions(ctx *pulumi.Context, cfg stackConfig, specs []registry.Functio
 	}
 	names := pulumi.StringMap{}
 	for _, spec := range specs {
-		fn, err := newFunction(ctx, cfg, f, spec, data, assumeRole)
+		fn, err := newFunction(ctx, cfg, f, spec, data, tokens, assumeRole)
 		if err != nil {
 			return nil, fmt.Errorf("function %s: %w", spec.Name, err)
 		}
@@ -72,6 +86,16 @@ func newFunctions(ctx *pulumi.Context, cfg stackConfig, specs []registry.Functio
 		return nil, err
 	}
 	return f, nil
+}
+
+// validateSpecs checks every entry with validateSpec.
+func validateSpecs(cfg stackConfig, specs []registry.Function) error {
+	for _, spec := range specs {
+		if err := validateSpec(cfg, spec); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // validateSpec catches registry entries AWS would reject (or accept wrongly)
@@ -86,10 +110,15 @@ func validateSpec(cfg stackConfig, spec registry.Function) error {
 	if spec.HTTP != nil && spec.Timeout > httpTimeout {
 		return fmt.Errorf("function %s: timeout %v exceeds the %v API Gateway limit; the client would get 503 while it still runs", spec.Name, spec.Timeout, httpTimeout)
 	}
+	if spec.HTTP != nil {
+		if _, err := routeAuthorization(spec.Auth); err != nil {
+			return fmt.Errorf("function %s: %w", spec.Name, err)
+		}
+	}
 	return validateTableActions(spec)
 }
 
-func newFunction(ctx *pulumi.Context, cfg stackConfig, parent pulumi.Resource, spec registry.Function, data *dataStore, assumeRole string) (*deployedFunction, error) {
+func newFunction(ctx *pulumi.Context, cfg stackConfig, parent pulumi.Resource, spec registry.Function, data *dataStore, tokens tokenSettings, assumeRole string) (*deployedFunction, error) {
 	physical := cfg.name(spec.Name)
 	child := pulumi.Parent(parent)
 
@@ -112,13 +141,12 @@ func newFunction(ctx *pulumi.Context, cfg stackConfig, parent pulumi.Resource, s
 		return nil, err
 	}
 
-	policyJSON := pulumi.All(logGroup.Arn, data.Table.Arn).ApplyT(func(arns []any) (string, error) {
-		logGroupArn, ok1 := arns[0].(string)
-		tableArn, ok2 := arns[1].(string)
-		if !ok1 || !ok2 {
-			return "", fmt.Errorf("policy of %s: ARNs are %T, %T, want strings", spec.Name, arns[0], arns[1])
+	policyJSON := pulumi.All(logGroup.Arn, data.Table.Arn, tokens.SigningKeysArn).ApplyT(func(values []any) (string, error) {
+		arns, err := asStrings(values)
+		if err != nil {
+			return "", fmt.Errorf("policy of %s: ARNs: %w", spec.Name, err)
 		}
-		return functionPolicy(spec, logGroupArn, tableArn)
+		return functionPolicy(spec, arns[0], arns[1], arns[2])
 	})
 	policy, err := iam.NewRolePolicy(ctx, spec.Name+"-policy", &iam.RolePolicyArgs{
 		Name:   pulumi.String(physical),
@@ -146,18 +174,7 @@ func newFunction(ctx *pulumi.Context, cfg stackConfig, parent pulumi.Resource, s
 			LogFormat: pulumi.String("Text"),
 			LogGroup:  logGroup.Name,
 		},
-		Environment: lambda.FunctionEnvironmentArgs{
-			// The names internal/config.Load reads.
-			Variables: pulumi.StringMap{
-				"STAGE":         pulumi.String(cfg.Stage),
-				"FUNCTION_NAME": pulumi.String(spec.Name),
-				"RELEASE":       pulumi.String(cfg.Release),
-				"TABLE_NAME":    data.Table.Name,
-				"SENTRY_DSN":    cfg.SentryDSN,
-				"CURSOR_KEY":    cfg.CursorKey,
-				"LOG_LEVEL":     pulumi.String("info"),
-			},
-		},
+		Environment: lambda.FunctionEnvironmentArgs{Variables: environment(cfg, spec, data, tokens)},
 		// Without its permissions in place first, the first cold start after a
 		// deploy could fail to write logs or read the table.
 	}, child, pulumi.DependsOn([]pulumi.Resource{logGroup, policy}))
@@ -165,4 +182,26 @@ func newFunction(ctx *pulumi.Context, cfg stackConfig, parent pulumi.Resource, s
 		return nil, err
 	}
 	return &deployedFunction{Spec: spec, Function: fn, Role: role, LogGroup: logGroup}, nil
+}
+
+// environment is a function's configuration, under the names
+// internal/config.Load reads. Every function gets the issuer and audience,
+// because the wrapper verifies tokens itself behind the authorizer; only the
+// signing functions learn where the private keys are.
+func environment(cfg stackConfig, spec registry.Function, data *dataStore, tokens tokenSettings) pulumi.StringMap {
+	vars := pulumi.StringMap{
+		"STAGE":         pulumi.String(cfg.Stage),
+		"FUNCTION_NAME": pulumi.String(spec.Name),
+		"RELEASE":       pulumi.String(cfg.Release),
+		"TABLE_NAME":    data.Table.Name,
+		"SENTRY_DSN":    cfg.SentryDSN,
+		"CURSOR_KEY":    cfg.CursorKey,
+		"LOG_LEVEL":     pulumi.String("info"),
+		"ISSUER":        tokens.Issuer,
+		"AUDIENCE":      pulumi.String(tokens.Audience),
+	}
+	if spec.Signs {
+		vars["SIGNING_KEYS_SECRET"] = tokens.SigningKeysArn
+	}
+	return vars
 }

@@ -33,7 +33,7 @@ func TestFunctionPerRegistryEntry(t *testing.T) {
 				assert.Equal(t, "archive:../dist/"+spec.Name+".zip", fn.in("code"), spec.Name)
 				assert.Equal(t, "arn:aws:iam::"+testAccount+":role/"+name, fn.in("role"), spec.Name)
 				assert.Equal(t, map[string]any{"logFormat": "Text", "logGroup": "/aws/lambda/" + name}, fn.in("loggingConfig"), spec.Name)
-				assert.Equal(t, map[string]any{"variables": map[string]any{
+				want := map[string]any{
 					"STAGE":         stage,
 					"TABLE_NAME":    "mh-" + stage + "-table",
 					"SENTRY_DSN":    "",
@@ -41,7 +41,13 @@ func TestFunctionPerRegistryEntry(t *testing.T) {
 					"CURSOR_KEY":    testCursorKey,
 					"FUNCTION_NAME": spec.Name,
 					"LOG_LEVEL":     "info",
-				}}, fn.in("environment"), spec.Name)
+					"ISSUER":        apiEndpoint,
+					"AUDIENCE":      "mountain-highway",
+				}
+				if spec.Signs {
+					want["SIGNING_KEYS_SECRET"] = signingKeysArn(stage)
+				}
+				assert.Equal(t, map[string]any{"variables": want}, fn.in("environment"), spec.Name)
 				for _, secret := range []string{"CURSOR_KEY", "SENTRY_DSN"} {
 					v := lookup(resource.NewObjectProperty(fn.Inputs), "environment", "variables", secret)
 					assert.True(t, containsSecret(v), "%s: %s must stay a secret in state", spec.Name, secret)
@@ -118,7 +124,7 @@ func TestRolePolicyLeastPrivilege(t *testing.T) {
 func assertFunctionPolicy(t *testing.T, doc policyDocument, spec registry.Function, stage string) {
 	t.Helper()
 	logGroupArn := "arn:aws:logs:" + testRegion + ":" + testAccount + ":log-group:/aws/lambda/" + physical(stage, spec.Name)
-	var logs, xray, table []policyStatement
+	var logs, xray, table, secrets []policyStatement
 	for _, st := range doc.Statement {
 		assert.Equal(t, "Allow", st.Effect, spec.Name)
 		for _, a := range st.Action {
@@ -131,6 +137,8 @@ func assertFunctionPolicy(t *testing.T, doc policyDocument, spec registry.Functi
 			xray = append(xray, st)
 		case strings.HasPrefix(st.Action[0], "dynamodb:"):
 			table = append(table, st)
+		case strings.HasPrefix(st.Action[0], "secretsmanager:"):
+			secrets = append(secrets, st)
 		default:
 			t.Errorf("%s: unexpected statement %+v", spec.Name, st)
 		}
@@ -140,6 +148,14 @@ func assertFunctionPolicy(t *testing.T, doc policyDocument, spec registry.Functi
 	assert.Equal(t, []string{logGroupArn + ":*"}, logs[0].Resource, "%s writes only to its own log group", spec.Name)
 	require.Len(t, xray, 1, spec.Name)
 	assert.ElementsMatch(t, []string{"xray:PutTraceSegments", "xray:PutTelemetryRecords"}, xray[0].Action, spec.Name)
+
+	if spec.Signs {
+		require.Len(t, secrets, 1, spec.Name)
+		assert.Equal(t, []string{"secretsmanager:GetSecretValue"}, secrets[0].Action, spec.Name)
+		assert.Equal(t, []string{signingKeysArn(stage)}, secrets[0].Resource, "%s reads exactly the signing-key secret", spec.Name)
+	} else {
+		assert.Empty(t, secrets, "%s does not sign, so no secretsmanager statement", spec.Name)
+	}
 
 	if len(spec.Table) == 0 {
 		assert.Empty(t, table, "%s lists no table actions, so no dynamodb statement", spec.Name)
@@ -159,16 +175,19 @@ func TestFunctionPolicy(t *testing.T) {
 	tests := []struct {
 		name    string
 		actions []registry.TableAction
+		signs   bool
 	}{
-		{"no table access", nil},
-		{"read one item", []registry.TableAction{registry.GetItem}},
-		{"transactional writer", []registry.TableAction{registry.PutItem, registry.UpdateItem, registry.ConditionCheck, registry.Query}},
+		{"no table access", nil, false},
+		{"read one item", []registry.TableAction{registry.GetItem}, false},
+		{"transactional writer", []registry.TableAction{registry.PutItem, registry.UpdateItem, registry.ConditionCheck, registry.Query}, false},
+		{"signer without table access", nil, true},
+		{"signer with table access", []registry.TableAction{registry.GetItem, registry.PutItem}, true},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			spec := registry.Function{Name: "fn", Table: tt.actions}
+			spec := registry.Function{Name: "fn", Table: tt.actions, Signs: tt.signs}
 			lg := "arn:aws:logs:" + testRegion + ":" + testAccount + ":log-group:/aws/lambda/" + physical(stageStaging, "fn")
-			got, err := functionPolicy(spec, lg, tableArn(stageStaging))
+			got, err := functionPolicy(spec, lg, tableArn(stageStaging), signingKeysArn(stageStaging))
 			require.NoError(t, err)
 			var doc policyDocument
 			decodeJSON(t, got, &doc)
@@ -180,7 +199,7 @@ func TestFunctionPolicy(t *testing.T) {
 
 func TestValidateSpec(t *testing.T) {
 	cfg := stackConfig{Stage: stageStaging}
-	ok := registry.Function{Name: "ok", HTTP: &registry.Route{Method: "GET", Path: "/v1/ok"}, Timeout: 10 * time.Second, Table: []registry.TableAction{registry.Query}}
+	ok := registry.Function{Name: "ok", HTTP: &registry.Route{Method: "GET", Path: "/v1/ok"}, Auth: registry.Public, Timeout: 10 * time.Second, Table: []registry.TableAction{registry.Query}}
 	tests := []struct {
 		name    string
 		edit    func(*registry.Function)
@@ -188,6 +207,10 @@ func TestValidateSpec(t *testing.T) {
 	}{
 		{"valid", func(*registry.Function) {}, ""},
 		{"worker may run long", func(f *registry.Function) { f.HTTP = nil; f.Timeout = 5 * time.Minute }, ""},
+		{"admin route", func(f *registry.Function) { f.Auth = registry.Admin }, ""},
+		{"worker needs no auth level", func(f *registry.Function) { f.HTTP = nil; f.Auth = "" }, ""},
+		{"route without auth level", func(f *registry.Function) { f.Auth = "" }, `unknown auth ""`},
+		{"route with unknown auth level", func(f *registry.Function) { f.Auth = "buyer" }, `unknown auth "buyer"`},
 		{"name too long", func(f *registry.Function) { f.Name = strings.Repeat("x", 60) }, "characters"},
 		{"fractional timeout", func(f *registry.Function) { f.Timeout = 1500 * time.Millisecond }, "whole number of seconds"},
 		{"zero timeout", func(f *registry.Function) { f.Timeout = 0 }, "whole number of seconds"},
@@ -217,19 +240,73 @@ func TestValidateSpec(t *testing.T) {
 func TestInvalidSpecFailsBeforeDeploying(t *testing.T) {
 	bad := registry.Function{Name: "bad", Timeout: time.Second, Table: []registry.TableAction{"dynamodb:*"}}
 	m, err := validSetup(stageStaging).run(func(ctx *pulumi.Context) error {
-		cfg, err := loadConfig(ctx)
-		if err != nil {
-			return err
-		}
-		data, err := newDataStore(ctx, cfg)
-		if err != nil {
-			return err
-		}
-		_, err = newFunctions(ctx, cfg, []registry.Function{bad}, data)
+		_, err := deploySpecs(ctx, []registry.Function{bad})
 		return err
 	})
 	require.Error(t, err)
 	assert.Contains(t, err.Error(), `"dynamodb:*"`)
 	assert.Empty(t, m.ofType(typeFunction))
 	assert.Empty(t, m.ofType(typeRole))
+}
+
+// TestSigningKeysSecret checks the secret the private keys live in: named
+// per stage, described, and created empty, so no key material is ever in
+// the Pulumi state; prod's is protected from deletion.
+func TestSigningKeysSecret(t *testing.T) {
+	for _, stage := range stages {
+		t.Run(stage, func(t *testing.T) {
+			m := validSetup(stage).mustRun(t)
+			require.Len(t, m.ofType(typeSecret), 1)
+			s := m.one(t, typeSecret, "signing-keys")
+			assert.Equal(t, "mh-"+stage+"-signing-keys", s.in("name"))
+			desc, _ := s.in("description").(string)
+			assert.Contains(t, desc, "ES256 private key set")
+			assert.Contains(t, desc, "mh keys rotate")
+			assert.Equal(t, "mountain-highway:infra:Identity", s.Parent)
+			assert.Equal(t, stage == stageProd, s.Protect)
+			for _, r := range m.resources {
+				assert.NotEqual(t, "aws:secretsmanager/secretVersion:SecretVersion", r.Type, "the key is written by mh keys rotate, never by Pulumi")
+			}
+			assert.Nil(t, s.in("policy"))
+		})
+	}
+}
+
+// TestSigningKeysOnlyForSigners looks at every deployed role policy from an
+// attacker's side: a function that does not sign tokens cannot read the
+// private keys by any Secrets Manager action, and no function, signing or
+// not, can write or replace them.
+func TestSigningKeysOnlyForSigners(t *testing.T) {
+	m := validSetup(stageProd).mustRun(t)
+	var signers []string
+	for _, spec := range registry.All() {
+		var doc policyDocument
+		decodeJSON(t, m.one(t, typeRolePolicy, spec.Name+"-policy").in("policy"), &doc)
+		var actions, resources []string
+		for _, st := range doc.Statement {
+			for _, a := range st.Action {
+				if strings.HasPrefix(strings.ToLower(a), "secretsmanager:") {
+					actions = append(actions, a)
+					resources = append(resources, st.Resource...)
+				}
+			}
+			for _, r := range st.Resource {
+				if strings.Contains(r, "secretsmanager") {
+					assert.Equal(t, signingKeysArn(stageProd), r, "%s: secret resource", spec.Name)
+				}
+			}
+		}
+		if !spec.Signs {
+			assert.Empty(t, actions, "%s does not sign tokens: it must not touch Secrets Manager", spec.Name)
+			continue
+		}
+		signers = append(signers, spec.Name)
+		assert.Equal(t, []string{"secretsmanager:GetSecretValue"}, actions, spec.Name)
+		assert.Equal(t, []string{signingKeysArn(stageProd)}, resources, spec.Name)
+		for _, forbidden := range []string{"secretsmanager:PutSecretValue", "secretsmanager:UpdateSecret", "secretsmanager:DeleteSecret", "secretsmanager:*"} {
+			assert.NotContains(t, actions, forbidden, spec.Name)
+		}
+	}
+	assert.NotEmpty(t, signers, "the registry has signing functions")
+	assert.NotContains(t, signers, "jwks", "the key set endpoint serves public keys only")
 }

@@ -10,6 +10,7 @@ import (
 // later components (jobs, media) can reach what they build on.
 type infrastructure struct {
 	Data          *dataStore
+	Identity      *identity
 	Functions     *functions
 	API           *httpAPI
 	Alerting      *alerting
@@ -17,14 +18,18 @@ type infrastructure struct {
 }
 
 // newInfrastructure builds the whole stack in dependency order: the table
-// first, the functions that use it, the API that routes to them, then the
-// alarms, dashboard and saved queries that watch both. It also exports the
-// stack outputs.
+// and the signing-key secret first, then the API (whose URL is the tokens'
+// issuer), the functions that use all three, the routes to them, then the
+// alarms, dashboard and saved queries that watch everything. It also exports
+// the stack outputs.
 func newInfrastructure(ctx *pulumi.Context, cfg stackConfig) (*infrastructure, error) {
 	// Checked before the first resource, so a bad setting deploys nothing.
 	specs := registry.All()
 	region, err := awsRegion(ctx)
 	if err != nil {
+		return nil, err
+	}
+	if err := validateSpecs(cfg, specs); err != nil {
 		return nil, err
 	}
 	if err := checkDashboard(specs); err != nil {
@@ -35,12 +40,19 @@ func newInfrastructure(ctx *pulumi.Context, cfg stackConfig) (*infrastructure, e
 	if err != nil {
 		return nil, err
 	}
-	fns, err := newFunctions(ctx, cfg, specs, data)
+	id, err := newIdentity(ctx, cfg)
 	if err != nil {
 		return nil, err
 	}
-	api, err := newHTTPAPI(ctx, cfg, fns)
+	api, err := newHTTPAPI(ctx, cfg)
 	if err != nil {
+		return nil, err
+	}
+	fns, err := newFunctions(ctx, cfg, specs, data, newTokenSettings(cfg, api, id))
+	if err != nil {
+		return nil, err
+	}
+	if err := api.addRoutes(ctx, fns); err != nil {
 		return nil, err
 	}
 	alerts, err := newAlerting(ctx, cfg, fns, api)
@@ -52,7 +64,7 @@ func newInfrastructure(ctx *pulumi.Context, cfg stackConfig) (*infrastructure, e
 		return nil, err
 	}
 
-	infra := &infrastructure{Data: data, Functions: fns, API: api, Alerting: alerts, Observability: obs}
+	infra := &infrastructure{Data: data, Identity: id, Functions: fns, API: api, Alerting: alerts, Observability: obs}
 	for name, value := range infra.outputs() {
 		ctx.Export(name, value)
 	}
@@ -60,8 +72,9 @@ func newInfrastructure(ctx *pulumi.Context, cfg stackConfig) (*infrastructure, e
 }
 
 // outputs are the stack outputs that CI and operators read after a deploy:
-// where the API is, which table, topic and dashboard to look at, and each
-// registry name's deployed function name (for logs and `aws lambda invoke`).
+// where the API is, which table, topic, dashboard and signing-key secret,
+// and each registry name's deployed function name (for logs and `aws lambda
+// invoke`).
 func (i *infrastructure) outputs() pulumi.Map {
 	names := pulumi.StringMap{}
 	for _, fn := range i.Functions.All {
@@ -71,8 +84,10 @@ func (i *infrastructure) outputs() pulumi.Map {
 		"apiUrl":        i.API.API.ApiEndpoint,
 		"tableName":     i.Data.Table.Name,
 		"alarmTopicArn": i.Alerting.Topic.Arn,
-		"functionNames": names,
-		"dashboardName": i.Observability.Dashboard.DashboardName,
-		"dashboardUrl":  dashboardURL(i.Observability.Region, i.Observability.Dashboard.DashboardName),
+		// Where `mh keys rotate` writes the signing keys.
+		"signingKeysSecret": i.Identity.SigningKeys.Name,
+		"functionNames":     names,
+		"dashboardName":     i.Observability.Dashboard.DashboardName,
+		"dashboardUrl":      dashboardURL(i.Observability.Region, i.Observability.Dashboard.DashboardName),
 	}
 }

@@ -14,6 +14,8 @@ import (
 	"github.com/pulumi/pulumi/sdk/v3/go/common/resource"
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
 	"github.com/stretchr/testify/require"
+
+	"github.com/mountainhighway/marketplace/internal/registry"
 )
 
 // Resource type tokens the tests look for.
@@ -33,6 +35,8 @@ const (
 	typeAlarm        = "aws:cloudwatch/metricAlarm:MetricAlarm"
 	typeDashboard    = "aws:cloudwatch/dashboard:Dashboard"
 	typeQuery        = "aws:cloudwatch/queryDefinition:QueryDefinition"
+	typeAuthorizer   = "aws:apigatewayv2/authorizer:Authorizer"
+	typeSecret       = "aws:secretsmanager/secret:Secret"
 )
 
 // Fake account facts the mocks put into ARNs.
@@ -99,6 +103,9 @@ func (m *mocks) NewResource(args pulumi.MockResourceArgs) (string, resource.Prop
 		outs["executionArn"] = resource.NewProperty(arn("execute-api", id))
 	case typeTopic:
 		outs["arn"] = resource.NewProperty(arn("sns", name))
+	case typeSecret:
+		// Secrets Manager appends six random characters to the name.
+		outs["arn"] = resource.NewProperty(arn("secretsmanager", "secret:"+name+"-AbC123"))
 	}
 
 	rpc := args.RegisterRPC
@@ -305,5 +312,46 @@ func decodeJSON(t testing.TB, s any, v any) {
 	require.NoError(t, json.Unmarshal([]byte(str), v))
 }
 
+// signingKeysArn is the ARN the mocks give the stage's signing-key secret.
+func signingKeysArn(stage string) string {
+	return fmt.Sprintf("arn:aws:secretsmanager:%s:%s:secret:mh-%s-signing-keys-AbC123", testRegion, testAccount, stage)
+}
+
+// apiEndpoint is the endpoint the mocks give the API: the tokens' issuer.
+const apiEndpoint = "https://api-id.execute-api." + testRegion + ".amazonaws.com"
+
 // stages are the stacks every stage-dependent test runs against.
 var stages = []string{stageStaging, stageProd}
+
+// deployedStack is what deploySpecs builds.
+type deployedStack struct {
+	cfg  stackConfig
+	data *dataStore
+	id   *identity
+	api  *httpAPI
+	fns  *functions
+}
+
+// deploySpecs builds the program's core for the given registry entries, in
+// the program's order: table, signing-key secret, API, functions, routes.
+// Tests use it to deploy entries the registry does not have.
+func deploySpecs(ctx *pulumi.Context, specs []registry.Function) (deployedStack, error) {
+	var d deployedStack
+	var err error
+	if d.cfg, err = loadConfig(ctx); err != nil {
+		return d, err
+	}
+	if d.data, err = newDataStore(ctx, d.cfg); err != nil {
+		return d, err
+	}
+	if d.id, err = newIdentity(ctx, d.cfg); err != nil {
+		return d, err
+	}
+	if d.api, err = newHTTPAPI(ctx, d.cfg); err != nil {
+		return d, err
+	}
+	if d.fns, err = newFunctions(ctx, d.cfg, specs, d.data, newTokenSettings(d.cfg, d.api, d.id)); err != nil {
+		return d, err
+	}
+	return d, d.api.addRoutes(ctx, d.fns)
+}

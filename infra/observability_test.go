@@ -168,35 +168,23 @@ func functionRows(t testing.TB, ws []bodyWidget) map[string][]bodyWidget {
 func runObservability(t testing.TB, specs []registry.Function) *mocks {
 	t.Helper()
 	m, err := validSetup(stageStaging).run(func(ctx *pulumi.Context) error {
-		cfg, err := loadConfig(ctx)
-		if err != nil {
-			return err
-		}
 		region, err := awsRegion(ctx)
 		if err != nil {
 			return err
 		}
-		data, err := newDataStore(ctx, cfg)
+		d, err := deploySpecs(ctx, specs)
 		if err != nil {
 			return err
 		}
-		fns, err := newFunctions(ctx, cfg, specs, data)
-		if err != nil {
-			return err
-		}
-		api, err := newHTTPAPI(ctx, cfg, fns)
-		if err != nil {
-			return err
-		}
-		_, err = newObservability(ctx, cfg, region, data, fns, api)
+		_, err = newObservability(ctx, d.cfg, region, d.data, d.fns, d.api)
 		return err
 	})
 	require.NoError(t, err)
 	return m
 }
 
-// workers returns n registry entries without an HTTP route (so no API auth is
-// needed), with distinct p95 thresholds.
+// workers returns n registry entries without an HTTP route, with distinct
+// p95 thresholds.
 func workers(n int) []registry.Function {
 	specs := make([]registry.Function, n)
 	for i := range specs {
@@ -548,6 +536,8 @@ func TestSavedQueries(t *testing.T) {
 				{"slowest-requests", functionGroups, "sort durationMs desc"},
 				{"correlation-id", append([]any{accessLog}, functionGroups...), `filter correlationId = "REPLACE_ME"`},
 				{"cold-starts-by-function", functionGroups, "coldStart = 1"},
+				{"security-events", functionGroups, `event in ["login_succeeded", "login_failed", "login_lockout", "refresh_token_reused", "user_registered", "role_changed"]`},
+				{"login-failures-by-ip", functionGroups, "count_distinct(emailHash) as accounts by ip"},
 				{"api-5xx-by-route", []any{accessLog}, "by routeKey"},
 			}
 			require.Len(t, m.ofType(typeQuery), len(tests))

@@ -41,10 +41,12 @@ func lambdaAssumeRolePolicy() (string, error) {
 }
 
 // functionPolicy is the least-privilege inline policy of one function: write
-// to its own log group, send traces, and exactly the registry's table actions
-// on the table and its indexes. A function that lists no table actions gets
-// no DynamoDB statement at all.
-func functionPolicy(spec registry.Function, logGroupArn, tableArn string) (string, error) {
+// to its own log group, send traces, exactly the registry's table actions on
+// the table and its indexes, and, for the functions that sign access tokens,
+// reading the signing-key secret. A function that lists no table actions
+// gets no DynamoDB statement at all, and one that does not sign gets no
+// Secrets Manager statement.
+func functionPolicy(spec registry.Function, logGroupArn, tableArn, signingKeysArn string) (string, error) {
 	doc := policyDocument{
 		Version: policyVersion,
 		Statement: []policyStatement{
@@ -74,6 +76,17 @@ func functionPolicy(spec registry.Function, logGroupArn, tableArn string) (strin
 			Effect:   "Allow",
 			Action:   actions,
 			Resource: []string{tableArn, tableArn + "/index/*"},
+		})
+	}
+	if spec.Signs {
+		// Read only, on that one secret: writing a key is `mh keys rotate`'s
+		// job, with an operator's credentials, so a compromised function
+		// cannot plant a key of its own.
+		doc.Statement = append(doc.Statement, policyStatement{
+			Sid:      "SigningKeys",
+			Effect:   "Allow",
+			Action:   []string{"secretsmanager:GetSecretValue"},
+			Resource: []string{signingKeysArn},
 		})
 	}
 	return marshalPolicy(doc)

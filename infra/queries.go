@@ -2,7 +2,10 @@ package main
 
 import (
 	"slices"
+	"strconv"
 	"strings"
+
+	"github.com/mountainhighway/marketplace/internal/account"
 )
 
 // maxQueryLogGroups is how many log groups one Logs Insights query may search:
@@ -112,6 +115,29 @@ func savedQueries() []savedQuery {
 			},
 		},
 		{
+			// Every security event with who and where: the line
+			// telemetry.Invocation.Event writes ("msg":"event").
+			Slug: "security-events",
+			Query: insightsQuery{
+				"fields @timestamp, event, function, userId, familyId, ip, emailHash, lockedForSeconds, correlationId",
+				`filter msg = "event" and event in ` + quotedList(securityEventNames()),
+				"sort @timestamp desc",
+				"limit 500",
+			},
+		},
+		{
+			// Where failed sign-ins come from and how many accounts each
+			// address tries: many addresses with a few accounts each is a
+			// distributed credential-stuffing run.
+			Slug: "login-failures-by-ip",
+			Query: insightsQuery{
+				`filter msg = "event" and event in ` + quotedList([]string{account.EventLoginFailed, account.EventLockout}),
+				"stats count(*) as events, count_distinct(emailHash) as accounts by ip, event",
+				"sort events desc",
+				"limit 100",
+			},
+		},
+		{
 			// The only view of 5xx that no function logged: Lambda throttled,
 			// timed out, or could not be invoked.
 			Slug:    "api-5xx-by-route",
@@ -124,6 +150,15 @@ func savedQueries() []savedQuery {
 			},
 		},
 	}
+}
+
+// quotedList renders strings as a Logs Insights list: ["a", "b"].
+func quotedList(items []string) string {
+	quoted := make([]string, len(items))
+	for i, it := range items {
+		quoted[i] = strconv.Quote(it)
+	}
+	return "[" + strings.Join(quoted, ", ") + "]"
 }
 
 // chunks splits items into runs of at most maxQueryLogGroups, in order, so

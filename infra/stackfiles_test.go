@@ -117,12 +117,13 @@ func TestOutputs(t *testing.T) {
 		names[spec.Name] = physical(stageStaging, spec.Name)
 	}
 	assert.Equal(t, map[string]any{
-		"apiUrl":        "https://api-id.execute-api." + testRegion + ".amazonaws.com",
-		"tableName":     "mh-staging-table",
-		"alarmTopicArn": "arn:aws:sns:" + testRegion + ":" + testAccount + ":mh-staging-alarms",
-		"functionNames": names,
-		"dashboardName": "mh-staging-overview",
-		"dashboardUrl":  "https://" + testRegion + ".console.aws.amazon.com/cloudwatch/home?region=" + testRegion + "#dashboards/dashboard/mh-staging-overview",
+		"apiUrl":            "https://api-id.execute-api." + testRegion + ".amazonaws.com",
+		"tableName":         "mh-staging-table",
+		"alarmTopicArn":     "arn:aws:sns:" + testRegion + ":" + testAccount + ":mh-staging-alarms",
+		"signingKeysSecret": "mh-staging-signing-keys",
+		"functionNames":     names,
+		"dashboardName":     "mh-staging-overview",
+		"dashboardUrl":      "https://" + testRegion + ".console.aws.amazon.com/cloudwatch/home?region=" + testRegion + "#dashboards/dashboard/mh-staging-overview",
 	}, got)
 }
 

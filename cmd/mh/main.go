@@ -24,6 +24,7 @@ func commands() []command {
 		{"dev", "run every route on 127.0.0.1:8080 with embedded DynamoDB and S3, seeded with demo data", runDev},
 		{"stack", "run a command with DynamoDB Local and the Lambda emulator available (used by make test)", runStack},
 		{"build", "build every function for linux/arm64 and zip it to dist/<name>.zip", runBuild},
+		{"keys", "rotate the access-token signing keys (Secrets Manager + table JWKS), or generate a local key set", runKeys},
 		{"bench", "measure binary sizes, cold starts and listing latency; write docs/performance.md", runBench},
 	}
 }

@@ -11,9 +11,12 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"maps"
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"slices"
+	"strings"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
@@ -21,13 +24,19 @@ import (
 	"github.com/johannesboyne/gofakes3/backend/s3mem"
 	miniserver "github.com/truora/minidyn/server"
 
+	"github.com/mountainhighway/marketplace/internal/account"
+	"github.com/mountainhighway/marketplace/internal/auth"
 	"github.com/mountainhighway/marketplace/internal/cursor"
 	"github.com/mountainhighway/marketplace/internal/demo"
+	"github.com/mountainhighway/marketplace/internal/deps"
 	"github.com/mountainhighway/marketplace/internal/dynamo"
 	"github.com/mountainhighway/marketplace/internal/httpapi"
 	"github.com/mountainhighway/marketplace/internal/lambdahttp"
 	"github.com/mountainhighway/marketplace/internal/listing"
+	"github.com/mountainhighway/marketplace/internal/password"
 	"github.com/mountainhighway/marketplace/internal/registry"
+	"github.com/mountainhighway/marketplace/internal/telemetry"
+	"github.com/mountainhighway/marketplace/internal/token"
 )
 
 // Names of the local resources.
@@ -84,11 +93,7 @@ func Start(ctx context.Context, opts Options) (*Stack, error) {
 	s.s3 = httptest.NewServer(gofakes3.New(backend).Server())
 	s.S3URL = s.s3.URL
 
-	h, err := s.setup(ctx, opts)
-	if err != nil {
-		s.closeBackends()
-		return nil, err
-	}
+	// Listen first: the API's URL is the issuer of its access tokens.
 	ln, err := net.Listen("tcp", opts.Addr)
 	if err != nil {
 		s.closeBackends()
@@ -96,6 +101,11 @@ func Start(ctx context.Context, opts Options) (*Stack, error) {
 	}
 	s.ln = ln
 	s.URL = "http://" + ln.Addr().String()
+	h, err := s.setup(ctx, opts)
+	if err != nil {
+		s.closeBackends()
+		return nil, errors.Join(err, ln.Close())
+	}
 	s.api = &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second}
 	go func() { _ = s.api.Serve(ln) }() // Serve returns ErrServerClosed on Close
 	return s, nil
@@ -119,10 +129,17 @@ func (s *Stack) setup(ctx context.Context, opts Options) (http.Handler, error) {
 	if _, err := rand.Read(key); err != nil {
 		return nil, err
 	}
+	accounts, verifier, doc, err := s.identity(ctx, db, opts)
+	if err != nil {
+		return nil, err
+	}
 	routes := httpapi.Routes(httpapi.Deps{
-		Stage:    "dev",
-		Release:  "dev",
-		Listings: listing.NewService(store, cursor.New(key)),
+		Stage:     "dev",
+		Release:   "dev",
+		Listings:  listing.NewService(store, cursor.New(key)),
+		Accounts:  accounts,
+		Keys:      dynamo.NewKeys(db, opts.Table),
+		OpenIDDoc: doc,
 	})
 	mux := http.NewServeMux()
 	for _, fn := range registry.HTTP() {
@@ -130,11 +147,73 @@ func (s *Stack) setup(ctx context.Context, opts Options) (http.Handler, error) {
 		if !ok {
 			return nil, fmt.Errorf("devstack: no handler for registry function %s", fn.Name)
 		}
-		w := lambdahttp.New(lambdahttp.Options{Function: fn, Stage: "dev", LogLevel: slog.LevelInfo, Out: opts.Out})
+		w := lambdahttp.New(lambdahttp.Options{Function: fn, Stage: "dev", LogLevel: slog.LevelInfo, Out: opts.Out, Verifier: verifier})
 		mux.Handle(fn.HTTP.Pattern(), w.Handler(h))
 	}
 	return lambdahttp.Routed(mux), nil
 }
+
+// DemoPassword is the password of every demo account.
+const DemoPassword = "mountain-highway-demo"
+
+// DemoAccounts are the seeded accounts, one per role, by email.
+var DemoAccounts = map[string][]auth.Role{
+	"buyer@example.com":  {auth.Buyer},
+	"seller@example.com": {auth.Buyer, auth.Seller},
+	"admin@example.com":  {auth.Admin, auth.Buyer},
+}
+
+// identity generates this run's signing key, publishes its public half in
+// the table (where every verifier reads it, as in AWS), and seeds the demo
+// accounts when demo data is wanted.
+func (s *Stack) identity(ctx context.Context, db *dynamodb.Client, opts Options) (*account.Service, *token.Verifier, []byte, error) {
+	k, err := token.NewKey(time.Now())
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	ks := token.KeySet{Keys: []token.Key{k}}
+	jwks, err := ks.JWKS()
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	keys := dynamo.NewKeys(db, opts.Table)
+	if err := keys.Put(ctx, jwks); err != nil {
+		return nil, nil, nil, err
+	}
+	issuer, err := token.NewIssuer(ks, s.URL, Audience, deps.AccessTokenTTL, time.Now)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	doc, err := token.OpenIDConfiguration(s.URL)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	users := dynamo.NewUsers(db, opts.Table)
+	accounts := account.NewService(account.Deps{
+		Store:    users,
+		Sessions: dynamo.NewSessions(db, opts.Table),
+		Hasher:   password.Argon2id{},
+		Issuer:   issuer,
+		Guard:    dynamo.NewLoginGuard(db, opts.Table, dynamo.DefaultGuardPolicy()),
+		Events:   telemetry.Events{},
+	})
+	if opts.Seed > 0 {
+		for _, email := range slices.Sorted(maps.Keys(DemoAccounts)) {
+			t, err := accounts.Register(ctx, account.Registration{Email: email, Password: DemoPassword, Name: "Demo " + strings.Split(email, "@")[0]})
+			if err != nil {
+				return nil, nil, nil, fmt.Errorf("devstack: demo account %s: %w", email, err)
+			}
+			if _, err := users.SetRoles(ctx, t.User.ID, DemoAccounts[email], time.Now()); err != nil {
+				return nil, nil, nil, fmt.Errorf("devstack: demo account %s: %w", email, err)
+			}
+		}
+	}
+	verifier := token.NewVerifier(keys, s.URL, Audience, time.Now)
+	return accounts, verifier, doc, nil
+}
+
+// Audience is the audience of the dev stack's access tokens.
+const Audience = "mountain-highway"
 
 // Close stops the API and the backing services.
 func (s *Stack) Close() error {

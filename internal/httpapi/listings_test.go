@@ -2,10 +2,7 @@ package httpapi_test
 
 import (
 	"context"
-	"encoding/json"
-	"io"
 	"net/http"
-	"net/http/httptest"
 	"net/url"
 	"strings"
 	"testing"
@@ -14,55 +11,10 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
-	"github.com/mountainhighway/marketplace/internal/cursor"
 	"github.com/mountainhighway/marketplace/internal/dynamo"
-	"github.com/mountainhighway/marketplace/internal/dynamo/dynamotest"
-	"github.com/mountainhighway/marketplace/internal/httpapi"
 	"github.com/mountainhighway/marketplace/internal/lambdahttp"
 	"github.com/mountainhighway/marketplace/internal/listing"
-	"github.com/mountainhighway/marketplace/internal/registry"
 )
-
-type api struct {
-	t       *testing.T
-	handler map[string]http.Handler
-	store   *dynamo.Listings
-	calls   *dynamo.Calls
-}
-
-// newAPI serves every HTTP registry route through the real wrapper, over a
-// fresh DynamoDB Local table.
-func newAPI(t *testing.T) *api {
-	t.Helper()
-	calls := dynamo.NewCalls()
-	db, name := dynamotest.NewTable(t, calls.Option())
-	store := dynamo.NewListings(db, name)
-	routes := httpapi.Routes(httpapi.Deps{
-		Stage: "test", Release: "r1",
-		Listings: listing.NewService(store, cursor.New([]byte("0123456789abcdef0123456789abcdef"))),
-	})
-	a := &api{t: t, handler: map[string]http.Handler{}, store: store, calls: calls}
-	for _, fn := range registry.HTTP() {
-		w := lambdahttp.New(lambdahttp.Options{Function: fn, Stage: "test", Out: io.Discard})
-		a.handler[fn.Name] = w.Handler(routes[fn.Name])
-	}
-	return a
-}
-
-type response struct {
-	status int
-	header http.Header
-	body   map[string]any
-}
-
-func (a *api) get(fn, target string) response {
-	a.t.Helper()
-	rec := httptest.NewRecorder()
-	a.handler[fn].ServeHTTP(rec, httptest.NewRequest(http.MethodGet, target, nil))
-	var body map[string]any
-	require.NoError(a.t, json.Unmarshal(rec.Body.Bytes(), &body), rec.Body.String())
-	return response{status: rec.Code, header: rec.Header(), body: body}
-}
 
 func seed(t *testing.T, s *dynamo.Listings, n int, cat string) []listing.Listing {
 	t.Helper()

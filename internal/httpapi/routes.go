@@ -3,14 +3,18 @@ package httpapi
 import (
 	"net/http"
 
+	"github.com/mountainhighway/marketplace/internal/account"
 	"github.com/mountainhighway/marketplace/internal/listing"
 )
 
 // Deps are the services the handlers need; functions build only their part.
 type Deps struct {
-	Stage    string
-	Release  string
-	Listings *listing.Service
+	Stage     string
+	Release   string
+	Listings  *listing.Service
+	Accounts  *account.Service
+	Keys      JWKSSource
+	OpenIDDoc []byte
 }
 
 // Routes returns the handler of every HTTP registry function, by name. The
@@ -20,5 +24,16 @@ func Routes(d Deps) map[string]http.Handler {
 		"health":       Health(d.Stage, d.Release),
 		"listing-get":  GetListing(d.Listings),
 		"listing-list": ListListings(d.Listings),
+
+		"auth-register":        Register(d.Accounts),
+		"auth-login":           Login(d.Accounts),
+		"auth-refresh":         Refresh(d.Accounts),
+		"auth-logout":          Logout(d.Accounts),
+		"me-get":               GetMe(d.Accounts),
+		"me-update":            UpdateMe(d.Accounts),
+		"me-seller":            BecomeSeller(d.Accounts),
+		"admin-user-roles":     SetRoles(d.Accounts),
+		"jwks":                 JWKS(d.Keys),
+		"openid-configuration": OpenIDConfiguration(d.OpenIDDoc),
 	}
 }

@@ -48,8 +48,8 @@ const (
 // an argon2id PHC string with acceptable parameters.
 var ErrMalformed = errors.New("password: malformed hash")
 
-// b64 is the PHC encoding. Strict rejects non-zero padding bits, so every
-// hash has exactly one accepted spelling.
+// b64 is the PHC encoding. Strict rejects non-zero padding bits; with
+// decodeB64's check, every hash has exactly one accepted spelling.
 var b64 = base64.RawStdEncoding.Strict()
 
 // deriveKey is argon2.IDKey behind a variable so that tests can see which
@@ -165,10 +165,10 @@ func parse(encoded string) (hash, error) {
 		return hash{}, err
 	}
 	var err error
-	if h.salt, err = b64.DecodeString(parts[4]); err != nil {
+	if h.salt, err = decodeB64(parts[4]); err != nil {
 		return hash{}, fmt.Errorf("%w: salt: %w", ErrMalformed, err)
 	}
-	if h.key, err = b64.DecodeString(parts[5]); err != nil {
+	if h.key, err = decodeB64(parts[5]); err != nil {
 		return hash{}, fmt.Errorf("%w: key: %w", ErrMalformed, err)
 	}
 	if len(h.salt) < minSaltLen || len(h.salt) > maxSaltLen {
@@ -209,6 +209,20 @@ func (h *hash) parseParams(s string) error {
 	}
 	h.memory, h.passes, h.lanes = m, t, uint8(p)
 	return nil
+}
+
+// decodeB64 decodes s and insists that s is how the result encodes: the
+// decoder alone skips line breaks, so a stored hash could otherwise verify
+// under more than one string.
+func decodeB64(s string) ([]byte, error) {
+	b, err := b64.DecodeString(s)
+	if err != nil {
+		return nil, err
+	}
+	if b64.EncodeToString(b) != s {
+		return nil, errors.New("not canonical base64")
+	}
+	return b, nil
 }
 
 // canonicalUint parses a decimal number written the way Hash writes it: no

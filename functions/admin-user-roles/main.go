@@ -1,0 +1,21 @@
+// Command admin-user-roles is the Lambda function behind PUT /v1/admin/users/{id}/roles.
+package main
+
+import (
+	"context"
+
+	"github.com/mountainhighway/marketplace/internal/config"
+	"github.com/mountainhighway/marketplace/internal/deps"
+	"github.com/mountainhighway/marketplace/internal/httpapi"
+	"github.com/mountainhighway/marketplace/internal/lambdahttp"
+)
+
+func main() {
+	lambdahttp.Main("admin-user-roles", func(ctx context.Context, cfg config.Config) (lambdahttp.App, error) {
+		db, err := deps.Dynamo(ctx, cfg)
+		if err != nil {
+			return lambdahttp.App{}, err
+		}
+		return lambdahttp.App{Handler: httpapi.SetRoles(deps.Accounts(cfg, db, nil)), Verifier: deps.Verifier(cfg, db)}, nil
+	})
+}

@@ -1,0 +1,25 @@
+// Command auth-login is the Lambda function behind POST /v1/auth/login.
+package main
+
+import (
+	"context"
+
+	"github.com/mountainhighway/marketplace/internal/config"
+	"github.com/mountainhighway/marketplace/internal/deps"
+	"github.com/mountainhighway/marketplace/internal/httpapi"
+	"github.com/mountainhighway/marketplace/internal/lambdahttp"
+)
+
+func main() {
+	lambdahttp.Main("auth-login", func(ctx context.Context, cfg config.Config) (lambdahttp.App, error) {
+		db, err := deps.Dynamo(ctx, cfg)
+		if err != nil {
+			return lambdahttp.App{}, err
+		}
+		issuer, err := deps.Issuer(ctx, cfg)
+		if err != nil {
+			return lambdahttp.App{}, err
+		}
+		return lambdahttp.App{Handler: httpapi.Login(deps.Accounts(cfg, db, issuer))}, nil
+	})
+}

@@ -1,0 +1,21 @@
+// Command auth-logout is the Lambda function behind POST /v1/auth/logout.
+package main
+
+import (
+	"context"
+
+	"github.com/mountainhighway/marketplace/internal/config"
+	"github.com/mountainhighway/marketplace/internal/deps"
+	"github.com/mountainhighway/marketplace/internal/httpapi"
+	"github.com/mountainhighway/marketplace/internal/lambdahttp"
+)
+
+func main() {
+	lambdahttp.Main("auth-logout", func(ctx context.Context, cfg config.Config) (lambdahttp.App, error) {
+		db, err := deps.Dynamo(ctx, cfg)
+		if err != nil {
+			return lambdahttp.App{}, err
+		}
+		return lambdahttp.App{Handler: httpapi.Logout(deps.Accounts(cfg, db, nil))}, nil
+	})
+}

@@ -1,0 +1,80 @@
+// Package deps builds, from a function's configuration, the adapters and
+// services its handler needs. Mains call only what they use, once per
+// execution environment, so clients are reused across invocations.
+package deps
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	awsconfig "github.com/aws/aws-sdk-go-v2/config"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
+
+	"github.com/mountainhighway/marketplace/internal/account"
+	"github.com/mountainhighway/marketplace/internal/config"
+	"github.com/mountainhighway/marketplace/internal/dynamo"
+	"github.com/mountainhighway/marketplace/internal/password"
+	"github.com/mountainhighway/marketplace/internal/secrets"
+	"github.com/mountainhighway/marketplace/internal/telemetry"
+	"github.com/mountainhighway/marketplace/internal/token"
+)
+
+// AccessTokenTTL is the life of an access token: short, because a token
+// cannot be revoked before it expires; refresh tokens carry the session.
+const AccessTokenTTL = 15 * time.Minute
+
+// Dynamo returns the DynamoDB client of the configuration.
+func Dynamo(ctx context.Context, cfg config.Config) (*dynamodb.Client, error) {
+	return dynamo.NewClient(ctx, cfg.Region, cfg.DynamoEndpoint)
+}
+
+// Verifier returns the access-token verifier, reading the public keys from
+// the table (and caching them).
+func Verifier(cfg config.Config, db *dynamodb.Client) *token.Verifier {
+	return token.NewVerifier(dynamo.NewKeys(db, cfg.TableName), cfg.Issuer, cfg.Audience, time.Now)
+}
+
+// Issuer returns the access-token issuer. The private keys come from the
+// configuration locally and from Secrets Manager in AWS, read once at start.
+func Issuer(ctx context.Context, cfg config.Config) (*token.Issuer, error) {
+	raw := cfg.SigningKeys
+	if len(raw) == 0 {
+		if cfg.SigningKeysSecret == "" {
+			return nil, errors.New("deps: neither SIGNING_KEYS nor SIGNING_KEYS_SECRET is set")
+		}
+		awsCfg, err := awsconfig.LoadDefaultConfig(ctx, awsconfig.WithRegion(cfg.Region))
+		if err != nil {
+			return nil, fmt.Errorf("deps: aws config: %w", err)
+		}
+		raw, err = secrets.New(secretsmanager.NewFromConfig(awsCfg)).Get(ctx, cfg.SigningKeysSecret)
+		if err != nil {
+			return nil, fmt.Errorf("deps: signing keys: %w", err)
+		}
+	}
+	ks, err := token.ParseKeySet(raw)
+	if err != nil {
+		return nil, fmt.Errorf("deps: signing keys: %w", err)
+	}
+	return token.NewIssuer(ks, cfg.Issuer, cfg.Audience, AccessTokenTTL, time.Now)
+}
+
+// Accounts returns the account service over the table. Functions that sign
+// in pass their issuer; the others pass nil and never reach the paths that
+// need it.
+func Accounts(cfg config.Config, db *dynamodb.Client, issuer *token.Issuer) *account.Service {
+	d := account.Deps{
+		Store:    dynamo.NewUsers(db, cfg.TableName),
+		Sessions: dynamo.NewSessions(db, cfg.TableName),
+		Hasher:   password.Argon2id{},
+		Guard:    dynamo.NewLoginGuard(db, cfg.TableName, dynamo.DefaultGuardPolicy()),
+		Events:   telemetry.Events{},
+	}
+	if issuer != nil {
+		d.Issuer = issuer
+	}
+	return account.NewService(d)
+}
+

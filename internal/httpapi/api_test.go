@@ -1,0 +1,158 @@
+package httpapi_test
+
+import (
+	"bytes"
+	"encoding/json"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/mountainhighway/marketplace/internal/account"
+	"github.com/mountainhighway/marketplace/internal/cursor"
+	"github.com/mountainhighway/marketplace/internal/dynamo"
+	"github.com/mountainhighway/marketplace/internal/dynamo/dynamotest"
+	"github.com/mountainhighway/marketplace/internal/httpapi"
+	"github.com/mountainhighway/marketplace/internal/lambdahttp"
+	"github.com/mountainhighway/marketplace/internal/listing"
+	"github.com/mountainhighway/marketplace/internal/password"
+	"github.com/mountainhighway/marketplace/internal/registry"
+	"github.com/mountainhighway/marketplace/internal/telemetry"
+	"github.com/mountainhighway/marketplace/internal/token"
+)
+
+const (
+	issuer   = "https://api.example.test"
+	audience = "mountain-highway"
+)
+
+// api serves every HTTP registry route through the real wrapper and the
+// real adapters, over a fresh DynamoDB Local table.
+type api struct {
+	t       *testing.T
+	handler map[string]http.Handler
+	store   *dynamo.Listings
+	users   *dynamo.Users
+	calls   *dynamo.Calls
+	keys    token.KeySet
+	logs    *logBuffer
+}
+
+type logBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (l *logBuffer) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+// lines returns the JSON log lines whose msg is msg.
+func (l *logBuffer) lines(msg string) []map[string]any {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	var out []map[string]any
+	for _, line := range strings.Split(l.b.String(), "\n") {
+		var m map[string]any
+		if json.Unmarshal([]byte(line), &m) == nil && m["msg"] == msg {
+			out = append(out, m)
+		}
+	}
+	return out
+}
+
+func newAPI(t *testing.T) *api {
+	t.Helper()
+	calls := dynamo.NewCalls()
+	db, name := dynamotest.NewTable(t, calls.Option())
+	k, err := token.NewKey(time.Now())
+	require.NoError(t, err)
+	ks := token.KeySet{Keys: []token.Key{k}}
+	jwks, err := ks.JWKS()
+	require.NoError(t, err)
+	keys := dynamo.NewKeys(db, name)
+	require.NoError(t, keys.Put(t.Context(), jwks))
+	iss, err := token.NewIssuer(ks, issuer, audience, 15*time.Minute, time.Now)
+	require.NoError(t, err)
+	doc, err := token.OpenIDConfiguration(issuer)
+	require.NoError(t, err)
+
+	a := &api{t: t, handler: map[string]http.Handler{}, store: dynamo.NewListings(db, name), users: dynamo.NewUsers(db, name), calls: calls, keys: ks, logs: &logBuffer{}}
+	routes := httpapi.Routes(httpapi.Deps{
+		Stage: "test", Release: "r1",
+		Listings: listing.NewService(a.store, cursor.New([]byte("0123456789abcdef0123456789abcdef"))),
+		Accounts: account.NewService(account.Deps{
+			Store: a.users, Sessions: dynamo.NewSessions(db, name), Hasher: password.Argon2id{}, Issuer: iss,
+			Guard: dynamo.NewLoginGuard(db, name, dynamo.DefaultGuardPolicy()), Events: telemetry.Events{},
+		}),
+		Keys:      keys,
+		OpenIDDoc: doc,
+	})
+	verifier := token.NewVerifier(keys, issuer, audience, time.Now)
+	for _, fn := range registry.HTTP() {
+		w := lambdahttp.New(lambdahttp.Options{Function: fn, Stage: "test", Out: a.logs, Verifier: verifier})
+		a.handler[fn.Name] = w.Handler(routes[fn.Name])
+	}
+	return a
+}
+
+type response struct {
+	status int
+	header http.Header
+	body   map[string]any
+	raw    string
+}
+
+// do sends a request to the function fn. body, when not nil, is sent as
+// JSON; bearer, when not empty, as the access token.
+func (a *api) do(fn, method, target, bearer string, body any) response {
+	a.t.Helper()
+	var rd io.Reader
+	if body != nil {
+		b, err := json.Marshal(body)
+		require.NoError(a.t, err)
+		rd = bytes.NewReader(b)
+	}
+	req := httptest.NewRequest(method, target, rd)
+	if body != nil {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	if bearer != "" {
+		req.Header.Set("Authorization", "Bearer "+bearer)
+	}
+	rec := httptest.NewRecorder()
+	h, ok := a.handler[fn]
+	require.True(a.t, ok, "no function %s", fn)
+	h.ServeHTTP(rec, req)
+	r := response{status: rec.Code, header: rec.Header(), raw: rec.Body.String()}
+	if rec.Body.Len() > 0 {
+		require.NoError(a.t, json.Unmarshal(rec.Body.Bytes(), &r.body), rec.Body.String())
+	}
+	return r
+}
+
+func (a *api) get(fn, target string) response {
+	a.t.Helper()
+	return a.do(fn, http.MethodGet, target, "", nil)
+}
+
+// raw posts body as is, with the given content type.
+func (a *api) raw(fn, target, contentType, body string) response {
+	a.t.Helper()
+	req := httptest.NewRequest(http.MethodPost, target, strings.NewReader(body))
+	req.Header.Set("Content-Type", contentType)
+	rec := httptest.NewRecorder()
+	a.handler[fn].ServeHTTP(rec, req)
+	r := response{status: rec.Code, header: rec.Header(), raw: rec.Body.String()}
+	if rec.Body.Len() > 0 {
+		require.NoError(a.t, json.Unmarshal(rec.Body.Bytes(), &r.body), rec.Body.String())
+	}
+	return r
+}
