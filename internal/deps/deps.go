@@ -77,4 +77,3 @@ func Accounts(cfg config.Config, db *dynamodb.Client, issuer *token.Issuer) *acc
 	}
 	return account.NewService(d)
 }
-
