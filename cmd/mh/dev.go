@@ -28,6 +28,9 @@ func runDev(ctx context.Context, args []string, stdout, stderr io.Writer) error 
   DynamoDB    %[2]s  (table %[4]s, %[5]d demo listings)
   S3          %[3]s  (bucket %[6]s)
 `, s.URL, s.DynamoURL, s.S3URL, devstack.TableName, *seed, devstack.MediaBucket)
+	if *seed > 0 {
+		fmt.Fprintf(stderr, "  accounts    buyer@example.com, seller@example.com, admin@example.com  (password %s)\n", devstack.DemoPassword)
+	}
 	<-ctx.Done()
 	fmt.Fprintln(stderr, "stopping")
 	return s.Close()

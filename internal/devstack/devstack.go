@@ -198,6 +198,8 @@ func (s *Stack) identity(ctx context.Context, db *dynamodb.Client, opts Options)
 		Events:   telemetry.Events{},
 	})
 	if opts.Seed > 0 {
+		// Seeding is not a request: keep its events out of the logs.
+		ctx := telemetry.NewContext(ctx, &telemetry.Invocation{Logger: slog.New(slog.DiscardHandler)})
 		for _, email := range slices.Sorted(maps.Keys(DemoAccounts)) {
 			t, err := accounts.Register(ctx, account.Registration{Email: email, Password: DemoPassword, Name: "Demo " + strings.Split(email, "@")[0]})
 			if err != nil {

@@ -1,6 +1,7 @@
 package devstack_test
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -107,4 +108,48 @@ func TestStackReportsBusyAddress(t *testing.T) {
 	defer ln.Close()
 	_, err = devstack.Start(context.Background(), devstack.Options{Addr: ln.Addr().String(), Out: io.Discard})
 	assert.ErrorContains(t, err, "listen")
+}
+
+// TestStackSignsInEveryDemoAccount walks the README's curl session on the
+// embedded stack: demo accounts sign in, a new user registers, and each
+// calls GET /v1/me with its token.
+func TestStackSignsInEveryDemoAccount(t *testing.T) {
+	s, err := devstack.Start(context.Background(), devstack.Options{Addr: "127.0.0.1:0", Seed: 12, Out: io.Discard})
+	require.NoError(t, err)
+	t.Cleanup(func() { assert.NoError(t, s.Close()) })
+
+	post := func(path string, body any) (int, map[string]any) {
+		b, err := json.Marshal(body)
+		require.NoError(t, err)
+		resp, err := http.Post(s.URL+path, "application/json", bytes.NewReader(b))
+		require.NoError(t, err)
+		defer resp.Body.Close()
+		var out map[string]any
+		require.NoError(t, json.NewDecoder(resp.Body).Decode(&out))
+		return resp.StatusCode, out
+	}
+	me := func(token string) map[string]any {
+		req, err := http.NewRequest(http.MethodGet, s.URL+"/v1/me", nil)
+		require.NoError(t, err)
+		req.Header.Set("Authorization", "Bearer "+token)
+		resp, err := http.DefaultClient.Do(req)
+		require.NoError(t, err)
+		defer resp.Body.Close()
+		require.Equal(t, http.StatusOK, resp.StatusCode)
+		var out map[string]any
+		require.NoError(t, json.NewDecoder(resp.Body).Decode(&out))
+		return out
+	}
+	for email, roles := range devstack.DemoAccounts {
+		status, tok := post("/v1/auth/login", map[string]string{"email": email, "password": devstack.DemoPassword})
+		require.Equal(t, http.StatusOK, status, tok)
+		got := me(tok["accessToken"].(string))
+		assert.Equal(t, email, got["email"])
+		assert.Len(t, got["roles"], len(roles))
+	}
+	status, tok := post("/v1/auth/register", map[string]string{"email": "new@example.com", "password": "a brand new passphrase", "name": "New"})
+	require.Equal(t, http.StatusCreated, status, tok)
+	assert.Equal(t, "new@example.com", me(tok["accessToken"].(string))["email"])
+	status, again := post("/v1/auth/refresh", map[string]string{"refreshToken": tok["refreshToken"].(string)})
+	require.Equal(t, http.StatusOK, status, again)
 }

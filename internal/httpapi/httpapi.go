@@ -4,6 +4,7 @@
 package httpapi
 
 import (
+	"bytes"
 	"encoding/json"
 	"net/http"
 
@@ -27,8 +28,10 @@ func (f HandlerFunc) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 
 // writeJSON writes v with status. cache is the Cache-Control value.
 func writeJSON(w http.ResponseWriter, status int, cache string, v any) error {
-	body, err := json.Marshal(v)
-	if err != nil {
+	var buf bytes.Buffer
+	enc := json.NewEncoder(&buf)
+	enc.SetEscapeHTML(false) // JSON for API clients, not for embedding in HTML
+	if err := enc.Encode(v); err != nil {
 		return err
 	}
 	w.Header().Set("Content-Type", "application/json")
@@ -37,6 +40,6 @@ func writeJSON(w http.ResponseWriter, status int, cache string, v any) error {
 	}
 	w.WriteHeader(status)
 	// The status is already sent; a failed write means the client left.
-	_, _ = w.Write(append(body, '\n'))
+	_, _ = w.Write(buf.Bytes())
 	return nil
 }

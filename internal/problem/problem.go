@@ -87,5 +87,7 @@ func Write(w http.ResponseWriter, err error, instance string) {
 	w.Header().Set("Cache-Control", "no-store")
 	w.WriteHeader(d.Status)
 	// The status line is already sent; a failed write means the client left.
-	_ = json.NewEncoder(w).Encode(d)
+	enc := json.NewEncoder(w)
+	enc.SetEscapeHTML(false) // problem bodies are read by people and clients, not embedded in HTML
+	_ = enc.Encode(d)
 }
