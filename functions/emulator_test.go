@@ -63,6 +63,12 @@ var expect = map[string]struct {
 	"apigw-me-seller-ok.json":                     {200, "application/json", []string{`"seller"`}},
 	"apigw-admin-user-roles-ok.json":              {200, "application/json", []string{`"roles":["buyer","seller"]`}},
 	"apigw-admin-user-roles-buyer-forbidden.json": {403, "application/problem+json", []string{`admin`}},
+	"apigw-listing-create-created.json":           {201, "application/json", []string{`"status":"draft"`, `"title":"Oak chair"`}},
+	"apigw-listing-create-buyer-forbidden.json":   {403, "application/problem+json", []string{`seller`}},
+	"apigw-listing-update-stale.json":             {412, "application/problem+json", []string{`version 1`}},
+	"apigw-listing-update-no-if-match.json":       {428, "application/problem+json", []string{`If-Match`}},
+	"apigw-listing-publish-unknown.json":          {404, "application/problem+json", []string{`no listing`}},
+	"apigw-listing-archive-ok.json":               {200, "application/json", []string{`"status":"archived"`}},
 	"apigw-jwks-ok.json":                          {200, "application/json", []string{`"keys"`, `"kty":"EC"`}},
 	"apigw-openid-configuration-ok.json":          {200, "application/json", []string{`"jwks_uri":"https://api.example.test/.well-known/jwks.json"`}},
 }
@@ -92,7 +98,8 @@ func TestSampleEventsAgainstRealBinaries(t *testing.T) {
 	rie := rieBinary(t)
 	endpoint := dynamotest.Endpoint(t)
 	db, tableName := dynamotest.NewTable(t)
-	seedSample(t, dynamo.NewListings(db, tableName))
+	signing, sellerID, placeholders := seedIdentity(t, db, tableName)
+	seedSample(t, dynamo.NewListings(db, tableName), sellerID)
 
 	samples, err := filepath.Glob("../events/apigw-*.json")
 	require.NoError(t, err)
@@ -104,7 +111,6 @@ func TestSampleEventsAgainstRealBinaries(t *testing.T) {
 	bin := t.TempDir()
 	ctx := context.Background()
 	key := base64.StdEncoding.EncodeToString(bytes.Repeat([]byte{7}, 32))
-	signing, placeholders := seedIdentity(t, db, tableName)
 	for _, fn := range registry.HTTP() {
 		t.Run(fn.Name, func(t *testing.T) {
 			bootstrap, err := lambdabuild.Bootstrap(ctx, "..", fn.Name, bin, lambdabuild.Target{GOOS: runtime.GOOS, GOARCH: runtime.GOARCH})
@@ -187,7 +193,7 @@ func owner(file string) string {
 // the accounts the samples use, and returns the private key set (as the
 // SIGNING_KEYS variable) and the replacer that fills the samples'
 // placeholders with real tokens and ids.
-func seedIdentity(t *testing.T, db *dynamodb.Client, tableName string) (string, *strings.Replacer) {
+func seedIdentity(t *testing.T, db *dynamodb.Client, tableName string) (string, string, *strings.Replacer) {
 	t.Helper()
 	ctx := context.Background()
 	k, err := token.NewKey(time.Now())
@@ -214,21 +220,28 @@ func seedIdentity(t *testing.T, db *dynamodb.Client, tableName string) (string, 
 	require.NoError(t, err)
 	adminToken, _, err := iss.Issue(admin.User.ID, []auth.Role{auth.Admin, auth.Buyer})
 	require.NoError(t, err)
-	return base64.StdEncoding.EncodeToString(raw), strings.NewReplacer(
+	seller, err := svc.Register(ctx, account.Registration{Email: "maker@example.com", Password: "a sample passphrase for selling", Name: "Sample Seller"})
+	require.NoError(t, err)
+	_, err = users.SetRoles(ctx, seller.User.ID, []auth.Role{auth.Buyer, auth.Seller}, time.Now())
+	require.NoError(t, err)
+	sellerToken, _, err := iss.Issue(seller.User.ID, []auth.Role{auth.Buyer, auth.Seller})
+	require.NoError(t, err)
+	return base64.StdEncoding.EncodeToString(raw), seller.User.ID, strings.NewReplacer(
 		"${BUYER_TOKEN}", buyer.AccessToken,
 		"${ADMIN_TOKEN}", adminToken,
+		"${SELLER_TOKEN}", sellerToken,
 		"${BUYER_ID}", buyer.User.ID,
 	)
 }
 
-func seedSample(t *testing.T, s *dynamo.Listings) {
+func seedSample(t *testing.T, s *dynamo.Listings, sellerID string) {
 	t.Helper()
 	at := time.Date(2026, 11, 20, 9, 0, 0, 0, time.UTC)
 	var ls []listing.Listing
-	for i, id := range []string{sampleListing, listing.NewID(at.Add(-time.Hour)), listing.NewID(at.Add(-2 * time.Hour))} {
+	for i, id := range []string{sampleListing, "lst_01JF0000000000000000000002", listing.NewID(at.Add(-2 * time.Hour))} {
 		pub := at.Add(-time.Duration(i) * time.Hour)
 		ls = append(ls, listing.Listing{
-			ID: id, SellerID: "usr_1", Title: "Illustrated atlas", Description: "1960 edition",
+			ID: id, SellerID: sellerID, Title: "Illustrated atlas", Description: "1960 edition",
 			Category: "books", Price: listing.Money{Amount: 2500, Currency: "EUR"}, Status: listing.Published,
 			Stock: 1, CreatedAt: pub, UpdatedAt: pub, PublishedAt: &pub, Version: 1,
 		})

@@ -16,6 +16,7 @@ import (
 	"github.com/mountainhighway/marketplace/internal/account"
 	"github.com/mountainhighway/marketplace/internal/config"
 	"github.com/mountainhighway/marketplace/internal/dynamo"
+	"github.com/mountainhighway/marketplace/internal/listing"
 	"github.com/mountainhighway/marketplace/internal/password"
 	"github.com/mountainhighway/marketplace/internal/secrets"
 	"github.com/mountainhighway/marketplace/internal/telemetry"
@@ -76,4 +77,9 @@ func Accounts(cfg config.Config, db *dynamodb.Client, issuer *token.Issuer) *acc
 		d.Issuer = issuer
 	}
 	return account.NewService(d)
+}
+
+// Editor returns the write side of listings over the table.
+func Editor(cfg config.Config, db *dynamodb.Client) *listing.Editor {
+	return listing.NewEditor(dynamo.NewListings(db, cfg.TableName), time.Now)
 }

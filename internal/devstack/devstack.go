@@ -137,6 +137,7 @@ func (s *Stack) setup(ctx context.Context, opts Options) (http.Handler, error) {
 		Stage:     "dev",
 		Release:   "dev",
 		Listings:  listing.NewService(store, cursor.New(key)),
+		Editor:    listing.NewEditor(store, time.Now),
 		Accounts:  accounts,
 		Keys:      dynamo.NewKeys(db, opts.Table),
 		OpenIDDoc: doc,

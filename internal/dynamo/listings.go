@@ -20,6 +20,7 @@ import (
 // ListingsAPI is the part of the DynamoDB client the listing store calls.
 type ListingsAPI interface {
 	GetItem(context.Context, *dynamodb.GetItemInput, ...func(*dynamodb.Options)) (*dynamodb.GetItemOutput, error)
+	PutItem(context.Context, *dynamodb.PutItemInput, ...func(*dynamodb.Options)) (*dynamodb.PutItemOutput, error)
 	Query(context.Context, *dynamodb.QueryInput, ...func(*dynamodb.Options)) (*dynamodb.QueryOutput, error)
 	BatchWriteItem(context.Context, *dynamodb.BatchWriteItemInput, ...func(*dynamodb.Options)) (*dynamodb.BatchWriteItemOutput, error)
 }
@@ -78,12 +79,7 @@ type listingItem struct {
 	Version     int64  `dynamodbav:"version"`
 }
 
-func listingKey(id string) map[string]types.AttributeValue {
-	return map[string]types.AttributeValue{
-		table.PK: &types.AttributeValueMemberS{Value: "LISTING#" + id},
-		table.SK: &types.AttributeValueMemberS{Value: "LISTING"},
-	}
-}
+func listingKey(id string) map[string]types.AttributeValue { return key("LISTING#"+id, "LISTING") }
 
 func toItem(l listing.Listing) listingItem {
 	it := listingItem{

@@ -17,17 +17,18 @@ type Kind uint8
 // The kinds of error. Internal is the zero value so that an unclassified
 // error is never mistaken for a client mistake.
 const (
-	Internal           Kind = iota // a bug or an unavailable dependency
-	Invalid                        // the request is malformed or fails validation
-	NotFound                       // the object does not exist or is not visible to the caller
-	MethodNotAllowed               // the route exists but not for this method
-	Conflict                       // the request conflicts with the current state
-	PreconditionFailed             // an If-Match version is stale
-	Unauthenticated                // no valid credentials
-	Forbidden                      // authenticated but not allowed
-	TooLarge                       // the request body is larger than allowed
-	RateLimited                    // too many requests; retry later
-	Unavailable                    // a dependency is temporarily unavailable; retry
+	Internal             Kind = iota // a bug or an unavailable dependency
+	Invalid                          // the request is malformed or fails validation
+	NotFound                         // the object does not exist or is not visible to the caller
+	MethodNotAllowed                 // the route exists but not for this method
+	Conflict                         // the request conflicts with the current state
+	PreconditionFailed               // an If-Match version is stale
+	PreconditionRequired             // a conditional header (If-Match) is missing
+	Unauthenticated                  // no valid credentials
+	Forbidden                        // authenticated but not allowed
+	TooLarge                         // the request body is larger than allowed
+	RateLimited                      // too many requests; retry later
+	Unavailable                      // a dependency is temporarily unavailable; retry
 )
 
 // String returns the kind's name, as used in logs and metrics.
@@ -43,6 +44,8 @@ func (k Kind) String() string {
 		return "conflict"
 	case PreconditionFailed:
 		return "precondition_failed"
+	case PreconditionRequired:
+		return "precondition_required"
 	case Unauthenticated:
 		return "unauthenticated"
 	case Forbidden:

@@ -88,6 +88,7 @@ func newAPI(t *testing.T) *api {
 	routes := httpapi.Routes(httpapi.Deps{
 		Stage: "test", Release: "r1",
 		Listings: listing.NewService(a.store, cursor.New([]byte("0123456789abcdef0123456789abcdef"))),
+		Editor:   listing.NewEditor(a.store, time.Now),
 		Accounts: account.NewService(account.Deps{
 			Store: a.users, Sessions: dynamo.NewSessions(db, name), Hasher: password.Argon2id{}, Issuer: iss,
 			Guard: dynamo.NewLoginGuard(db, name, dynamo.DefaultGuardPolicy()), Events: telemetry.Events{},

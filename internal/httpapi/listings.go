@@ -20,6 +20,12 @@ func GetListing(svc *listing.Service) http.Handler {
 		if err != nil {
 			return err
 		}
+		w.Header().Set("ETag", etag(l))
+		if r.Header.Get("If-None-Match") == etag(l) {
+			w.Header().Set("Cache-Control", listingCache)
+			w.WriteHeader(http.StatusNotModified)
+			return nil
+		}
 		return writeJSON(w, http.StatusOK, listingCache, l)
 	})
 }

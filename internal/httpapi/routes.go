@@ -12,6 +12,7 @@ type Deps struct {
 	Stage     string
 	Release   string
 	Listings  *listing.Service
+	Editor    *listing.Editor
 	Accounts  *account.Service
 	Keys      JWKSSource
 	OpenIDDoc []byte
@@ -24,6 +25,11 @@ func Routes(d Deps) map[string]http.Handler {
 		"health":       Health(d.Stage, d.Release),
 		"listing-get":  GetListing(d.Listings),
 		"listing-list": ListListings(d.Listings),
+
+		"listing-create":  CreateListing(d.Editor),
+		"listing-update":  UpdateListing(d.Editor),
+		"listing-publish": PublishListing(d.Editor),
+		"listing-archive": ArchiveListing(d.Editor),
 
 		"auth-register":        Register(d.Accounts),
 		"auth-login":           Login(d.Accounts),

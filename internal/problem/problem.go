@@ -42,6 +42,8 @@ func Status(k fault.Kind) int {
 		return http.StatusConflict
 	case fault.PreconditionFailed:
 		return http.StatusPreconditionFailed
+	case fault.PreconditionRequired:
+		return http.StatusPreconditionRequired
 	case fault.TooLarge:
 		return http.StatusRequestEntityTooLarge
 	case fault.RateLimited:
