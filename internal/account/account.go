@@ -173,6 +173,9 @@ type Registration struct {
 // Register creates a buyer account and signs it in.
 func (s *Service) Register(ctx context.Context, r Registration) (Tokens, error) {
 	const op = "account.Register"
+	if err := s.canSign(op); err != nil {
+		return Tokens{}, err
+	}
 	email, emailErr := NormalizeEmail(r.Email)
 	var errs []fault.FieldError
 	if emailErr != nil {
@@ -212,6 +215,9 @@ func (s *Service) Register(ctx context.Context, r Registration) (Tokens, error) 
 // passwords get the same answer after the same work.
 func (s *Service) Login(ctx context.Context, email, password, ip string) (Tokens, error) {
 	const op = "account.Login"
+	if err := s.canSign(op); err != nil {
+		return Tokens{}, err
+	}
 	bad := fault.E(op, fault.Unauthenticated, "the email or password is incorrect")
 	norm, err := NormalizeEmail(email)
 	if err != nil || password == "" || len(password) > maxPassword {
@@ -275,6 +281,9 @@ func tooMany(op string, wait time.Duration) error {
 // token. A token spent twice ends its whole family.
 func (s *Service) Refresh(ctx context.Context, refreshToken string) (Tokens, error) {
 	const op = "account.Refresh"
+	if err := s.canSign(op); err != nil {
+		return Tokens{}, err
+	}
 	ended := fault.E(op, fault.Unauthenticated, "this session has ended; sign in again")
 	if !validRefreshToken(refreshToken) {
 		return Tokens{}, ended
@@ -425,6 +434,15 @@ func (s *Service) startSession(ctx context.Context, u User) (Tokens, error) {
 		return Tokens{}, fault.Wrap(op, err)
 	}
 	return s.tokens(u, secret)
+}
+
+// canSign fails fast, before anything is written, in a function that holds
+// no signing keys: only the functions whose registry entry Signs do.
+func (s *Service) canSign(op string) error {
+	if s.issuer == nil {
+		return fault.Wrap(op, errors.New("this function has no token issuer"))
+	}
+	return nil
 }
 
 func (s *Service) tokens(u User, refresh string) (Tokens, error) {

@@ -34,6 +34,7 @@ type Config struct {
 	// SigningKeysSecret instead.
 	SigningKeys       []byte
 	SigningKeysSecret string
+	SecretsEndpoint   string // non-empty only against a local Secrets Manager
 }
 
 // Load reads the configuration through getenv (os.Getenv in production).
@@ -52,6 +53,7 @@ func Load(getenv func(string) string) (Config, error) {
 		Audience:       or(getenv("AUDIENCE"), "mountain-highway"),
 
 		SigningKeysSecret: getenv("SIGNING_KEYS_SECRET"),
+		SecretsEndpoint:   getenv("SECRETS_ENDPOINT"),
 	}
 	var errs []error
 	if c.TableName == "" {

@@ -9,9 +9,7 @@ import (
 	"fmt"
 	"time"
 
-	awsconfig "github.com/aws/aws-sdk-go-v2/config"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
-	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
 
 	"github.com/mountainhighway/marketplace/internal/account"
 	"github.com/mountainhighway/marketplace/internal/config"
@@ -46,11 +44,11 @@ func Issuer(ctx context.Context, cfg config.Config) (*token.Issuer, error) {
 		if cfg.SigningKeysSecret == "" {
 			return nil, errors.New("deps: neither SIGNING_KEYS nor SIGNING_KEYS_SECRET is set")
 		}
-		awsCfg, err := awsconfig.LoadDefaultConfig(ctx, awsconfig.WithRegion(cfg.Region))
+		client, err := secrets.NewClient(ctx, cfg.Region, cfg.SecretsEndpoint)
 		if err != nil {
-			return nil, fmt.Errorf("deps: aws config: %w", err)
+			return nil, fmt.Errorf("deps: %w", err)
 		}
-		raw, err = secrets.New(secretsmanager.NewFromConfig(awsCfg)).Get(ctx, cfg.SigningKeysSecret)
+		raw, err = secrets.New(client).Get(ctx, cfg.SigningKeysSecret)
 		if err != nil {
 			return nil, fmt.Errorf("deps: signing keys: %w", err)
 		}
