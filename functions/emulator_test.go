@@ -43,7 +43,7 @@ var expect = map[string]struct {
 	bodyHas     []string
 }{
 	"apigw-health-ok.json":                    {200, "application/json", []string{`"status":"ok"`, `"stage":"test"`}},
-	"apigw-listing-get-found.json":            {200, "application/json", []string{`"id":"` + sampleListing + `"`, `"amount":2500`}},
+	"apigw-listing-get-found.json":            {200, "application/json", []string{`"id":"` + sampleListing + `"`, `"amount":2500`, `"stats":{`}},
 	"apigw-listing-get-unknown.json":          {404, "application/problem+json", []string{`"status":404`, `no listing with id`}},
 	"apigw-listing-list-category.json":        {200, "application/json", []string{`"category":"books"`, `"nextCursor"`}},
 	"apigw-listing-list-bad-limit.json":       {400, "application/problem+json", []string{`"query.limit"`, `"query.colour"`}},
@@ -69,6 +69,10 @@ var expect = map[string]struct {
 	"apigw-listing-update-no-if-match.json":       {428, "application/problem+json", []string{`If-Match`}},
 	"apigw-listing-publish-unknown.json":          {404, "application/problem+json", []string{`no listing`}},
 	"apigw-listing-archive-ok.json":               {200, "application/json", []string{`"status":"archived"`}},
+	"apigw-favorite-add-ok.json":                  {204, "", nil},
+	"apigw-favorite-add-unknown.json":             {404, "application/problem+json", []string{`no listing`}},
+	"apigw-favorite-remove-ok.json":               {204, "", nil},
+	"apigw-favorite-list-ok.json":                 {200, "application/json", []string{`"items":[`}},
 	"apigw-jwks-ok.json":                          {200, "application/json", []string{`"keys"`, `"kty":"EC"`}},
 	"apigw-openid-configuration-ok.json":          {200, "application/json", []string{`"jwks_uri":"https://api.example.test/.well-known/jwks.json"`}},
 }

@@ -5,20 +5,17 @@ import (
 	"context"
 
 	"github.com/mountainhighway/marketplace/internal/config"
-	"github.com/mountainhighway/marketplace/internal/cursor"
-	"github.com/mountainhighway/marketplace/internal/dynamo"
+	"github.com/mountainhighway/marketplace/internal/deps"
 	"github.com/mountainhighway/marketplace/internal/httpapi"
 	"github.com/mountainhighway/marketplace/internal/lambdahttp"
-	"github.com/mountainhighway/marketplace/internal/listing"
 )
 
 func main() {
 	lambdahttp.Main("listing-get", func(ctx context.Context, cfg config.Config) (lambdahttp.App, error) {
-		db, err := dynamo.NewClient(ctx, cfg.Region, cfg.DynamoEndpoint)
+		db, err := deps.Dynamo(ctx, cfg)
 		if err != nil {
 			return lambdahttp.App{}, err
 		}
-		store := dynamo.NewListings(db, cfg.TableName)
-		return lambdahttp.App{Handler: httpapi.GetListing(listing.NewService(store, cursor.New(cfg.CursorKey)))}, nil
+		return lambdahttp.App{Handler: httpapi.GetListing(deps.Listings(cfg, db), deps.Views(cfg, db))}, nil
 	})
 }

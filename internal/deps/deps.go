@@ -13,6 +13,7 @@ import (
 
 	"github.com/mountainhighway/marketplace/internal/account"
 	"github.com/mountainhighway/marketplace/internal/config"
+	"github.com/mountainhighway/marketplace/internal/cursor"
 	"github.com/mountainhighway/marketplace/internal/dynamo"
 	"github.com/mountainhighway/marketplace/internal/listing"
 	"github.com/mountainhighway/marketplace/internal/password"
@@ -80,4 +81,22 @@ func Accounts(cfg config.Config, db *dynamodb.Client, issuer *token.Issuer) *acc
 // Editor returns the write side of listings over the table.
 func Editor(cfg config.Config, db *dynamodb.Client) *listing.Editor {
 	return listing.NewEditor(dynamo.NewListings(db, cfg.TableName), time.Now)
+}
+
+// Favorites returns the favourites service over the table.
+func Favorites(cfg config.Config, db *dynamodb.Client) *listing.Favorites {
+	return listing.NewFavorites(dynamo.NewFavorites(db, cfg.TableName), cursor.New(cfg.CursorKey), telemetry.Events{}, time.Now)
+}
+
+// ViewFlushInterval is how often a process writes the views it counted.
+const ViewFlushInterval = 30 * time.Second
+
+// Views returns the aggregating view counter over the table.
+func Views(cfg config.Config, db *dynamodb.Client) *listing.Views {
+	return listing.NewViews(dynamo.NewFavorites(db, cfg.TableName), ViewFlushInterval, time.Now)
+}
+
+// Listings returns the read side of listings over the table.
+func Listings(cfg config.Config, db *dynamodb.Client) *listing.Service {
+	return listing.NewService(dynamo.NewListings(db, cfg.TableName), cursor.New(cfg.CursorKey))
 }

@@ -138,6 +138,8 @@ func (s *Stack) setup(ctx context.Context, opts Options) (http.Handler, error) {
 		Release:   "dev",
 		Listings:  listing.NewService(store, cursor.New(key)),
 		Editor:    listing.NewEditor(store, time.Now),
+		Favorites: listing.NewFavorites(dynamo.NewFavorites(db, opts.Table), cursor.New(key), telemetry.Events{}, time.Now),
+		Views:     listing.NewViews(dynamo.NewFavorites(db, opts.Table), deps.ViewFlushInterval, time.Now),
 		Accounts:  accounts,
 		Keys:      dynamo.NewKeys(db, opts.Table),
 		OpenIDDoc: doc,

@@ -125,24 +125,46 @@ func fromItem(it listingItem) (listing.Listing, error) {
 	return l, nil
 }
 
-// Get returns the listing with id, or a fault.NotFound error.
+// Get returns the listing with id and its counters, or a fault.NotFound
+// error. One Query on the listing's partition reads both items.
 func (s *Listings) Get(ctx context.Context, id string) (listing.Listing, error) {
 	const op = "dynamo.Listings.Get"
-	out, err := s.db.GetItem(ctx, &dynamodb.GetItemInput{TableName: aws.String(s.table), Key: listingKey(id)})
+	out, err := s.db.Query(ctx, &dynamodb.QueryInput{
+		TableName:                 aws.String(s.table),
+		KeyConditionExpression:    aws.String("PK = :pk"),
+		ExpressionAttributeValues: map[string]types.AttributeValue{":pk": str("LISTING#" + id)},
+	})
 	if err != nil {
 		return listing.Listing{}, fault.Wrap(op, err)
 	}
-	if len(out.Item) == 0 {
+	var (
+		l     listing.Listing
+		found bool
+		stats listing.Stats
+	)
+	for _, item := range out.Items {
+		sk, _ := item[table.SK].(*types.AttributeValueMemberS)
+		switch {
+		case sk == nil:
+		case sk.Value == "LISTING":
+			var it listingItem
+			if err := attributevalue.UnmarshalMap(item, &it); err != nil {
+				return listing.Listing{}, fault.Wrap(op, err)
+			}
+			if l, err = fromItem(it); err != nil {
+				return listing.Listing{}, fault.Wrap(op, err)
+			}
+			found = true
+		case sk.Value == "STATS":
+			if stats, err = decodeStats(item); err != nil {
+				return listing.Listing{}, fault.Wrap(op, err)
+			}
+		}
+	}
+	if !found {
 		return listing.Listing{}, fault.E(op, fault.NotFound, "no listing "+id)
 	}
-	var it listingItem
-	if err := attributevalue.UnmarshalMap(out.Item, &it); err != nil {
-		return listing.Listing{}, fault.Wrap(op, err)
-	}
-	l, err := fromItem(it)
-	if err != nil {
-		return listing.Listing{}, fault.Wrap(op, err)
-	}
+	l.Stats = &stats
 	return l, nil
 }
 

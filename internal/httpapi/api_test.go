@@ -87,8 +87,11 @@ func newAPI(t *testing.T) *api {
 	a := &api{t: t, handler: map[string]http.Handler{}, store: dynamo.NewListings(db, name), users: dynamo.NewUsers(db, name), calls: calls, keys: ks, logs: &logBuffer{}}
 	routes := httpapi.Routes(httpapi.Deps{
 		Stage: "test", Release: "r1",
-		Listings: listing.NewService(a.store, cursor.New([]byte("0123456789abcdef0123456789abcdef"))),
-		Editor:   listing.NewEditor(a.store, time.Now),
+		Listings:  listing.NewService(a.store, cursor.New([]byte("0123456789abcdef0123456789abcdef"))),
+		Editor:    listing.NewEditor(a.store, time.Now),
+		Favorites: listing.NewFavorites(dynamo.NewFavorites(db, name), cursor.New([]byte("0123456789abcdef0123456789abcdef")), telemetry.Events{}, time.Now),
+		// Flush on every view, so tests see the counts at once.
+		Views: listing.NewViews(dynamo.NewFavorites(db, name), 0, time.Now),
 		Accounts: account.NewService(account.Deps{
 			Store: a.users, Sessions: dynamo.NewSessions(db, name), Hasher: password.Argon2id{}, Issuer: iss,
 			Guard: dynamo.NewLoginGuard(db, name, dynamo.DefaultGuardPolicy()), Events: telemetry.Events{},

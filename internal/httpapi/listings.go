@@ -1,9 +1,11 @@
 package httpapi
 
 import (
+	"log/slog"
 	"net/http"
 
 	"github.com/mountainhighway/marketplace/internal/listing"
+	"github.com/mountainhighway/marketplace/internal/telemetry"
 )
 
 // Browse responses are public and change when listings are published, so
@@ -13,12 +15,16 @@ const (
 	browseCache  = "public, max-age=10"
 )
 
-// GetListing serves GET /v1/listings/{id}.
-func GetListing(svc *listing.Service) http.Handler {
+// GetListing serves GET /v1/listings/{id}, and counts the view.
+func GetListing(svc *listing.Service, views *listing.Views) http.Handler {
 	return HandlerFunc(func(w http.ResponseWriter, r *http.Request) error {
 		l, err := svc.Get(r.Context(), r.PathValue("id"))
 		if err != nil {
 			return err
+		}
+		if err := views.Record(r.Context(), l.ID); err != nil {
+			// A lost view count must not cost the buyer the page.
+			telemetry.FromContext(r.Context()).Logger.Warn("recording views failed", slog.String("error", err.Error()))
 		}
 		w.Header().Set("ETag", etag(l))
 		if r.Header.Get("If-None-Match") == etag(l) {

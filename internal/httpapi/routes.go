@@ -13,6 +13,8 @@ type Deps struct {
 	Release   string
 	Listings  *listing.Service
 	Editor    *listing.Editor
+	Favorites *listing.Favorites
+	Views     *listing.Views
 	Accounts  *account.Service
 	Keys      JWKSSource
 	OpenIDDoc []byte
@@ -23,13 +25,17 @@ type Deps struct {
 func Routes(d Deps) map[string]http.Handler {
 	return map[string]http.Handler{
 		"health":       Health(d.Stage, d.Release),
-		"listing-get":  GetListing(d.Listings),
+		"listing-get":  GetListing(d.Listings, d.Views),
 		"listing-list": ListListings(d.Listings),
 
 		"listing-create":  CreateListing(d.Editor),
 		"listing-update":  UpdateListing(d.Editor),
 		"listing-publish": PublishListing(d.Editor),
 		"listing-archive": ArchiveListing(d.Editor),
+
+		"favorite-add":    AddFavorite(d.Favorites),
+		"favorite-remove": RemoveFavorite(d.Favorites),
+		"favorite-list":   ListFavorites(d.Favorites),
 
 		"auth-register":        Register(d.Accounts),
 		"auth-login":           Login(d.Accounts),

@@ -47,6 +47,8 @@ type Listing struct {
 	UpdatedAt   time.Time  `json:"updatedAt"`
 	PublishedAt *time.Time `json:"publishedAt,omitempty"`
 	Version     int64      `json:"version"`
+	// Stats is only filled in when one listing is read.
+	Stats *Stats `json:"stats,omitempty"`
 }
 
 // Visible reports whether the public may see the listing.

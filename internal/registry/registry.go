@@ -99,7 +99,7 @@ func All() []Function {
 			Description: "Returns one published listing.",
 			HTTP:        &Route{"GET", "/v1/listings/{id}"},
 			Auth:        Public,
-			Table:       []TableAction{GetItem},
+			Table:       []TableAction{Query, UpdateItem}, // the listing and its counters; view counts, aggregated
 			Alarms:      Alarms{P95: 200 * time.Millisecond},
 		},
 		{
@@ -144,6 +144,32 @@ func All() []Function {
 			Auth:        Seller,
 			Table:       []TableAction{GetItem, PutItem},
 			MaxBody:     1 << 10,
+			Alarms:      Alarms{P95: 200 * time.Millisecond},
+		},
+		{
+			Name:        "favorite-add",
+			Description: "Adds a listing to the caller's favourites (idempotent).",
+			HTTP:        &Route{"PUT", "/v1/listings/{id}/favorite"},
+			Auth:        User,
+			Table:       []TableAction{GetItem, PutItem, UpdateItem, ConditionCheck},
+			MaxBody:     1 << 10,
+			Alarms:      Alarms{P95: 200 * time.Millisecond},
+		},
+		{
+			Name:        "favorite-remove",
+			Description: "Removes a listing from the caller's favourites (idempotent).",
+			HTTP:        &Route{"DELETE", "/v1/listings/{id}/favorite"},
+			Auth:        User,
+			Table:       []TableAction{GetItem, DeleteItem, UpdateItem},
+			MaxBody:     1 << 10,
+			Alarms:      Alarms{P95: 200 * time.Millisecond},
+		},
+		{
+			Name:        "favorite-list",
+			Description: "Lists the caller's favourite listings, most recent first.",
+			HTTP:        &Route{"GET", "/v1/me/favorites"},
+			Auth:        User,
+			Table:       []TableAction{GetItem, Query, BatchGetItem},
 			Alarms:      Alarms{P95: 200 * time.Millisecond},
 		},
 		{

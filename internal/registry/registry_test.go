@@ -48,7 +48,7 @@ func TestLookup(t *testing.T) {
 	fn, ok := registry.Lookup("listing-get")
 	require.True(t, ok)
 	assert.Equal(t, "GET /v1/listings/{id}", fn.HTTP.Pattern())
-	assert.Equal(t, []registry.TableAction{registry.GetItem}, fn.Table, "a read route gets read access only")
+	assert.Equal(t, []registry.TableAction{registry.Query, registry.UpdateItem}, fn.Table, "the listing, its counters and aggregated view counts")
 	assert.Equal(t, registry.DefaultMemoryMB, fn.MemoryMB, "defaults are filled in")
 	_, ok = registry.Lookup("nope")
 	assert.False(t, ok)

@@ -1,0 +1,21 @@
+// Command favorite-add is the Lambda function behind PUT /v1/listings/{id}/favorite.
+package main
+
+import (
+	"context"
+
+	"github.com/mountainhighway/marketplace/internal/config"
+	"github.com/mountainhighway/marketplace/internal/deps"
+	"github.com/mountainhighway/marketplace/internal/httpapi"
+	"github.com/mountainhighway/marketplace/internal/lambdahttp"
+)
+
+func main() {
+	lambdahttp.Main("favorite-add", func(ctx context.Context, cfg config.Config) (lambdahttp.App, error) {
+		db, err := deps.Dynamo(ctx, cfg)
+		if err != nil {
+			return lambdahttp.App{}, err
+		}
+		return lambdahttp.App{Handler: httpapi.AddFavorite(deps.Favorites(cfg, db)), Verifier: deps.Verifier(cfg, db)}, nil
+	})
+}
