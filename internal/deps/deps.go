@@ -78,9 +78,11 @@ func Accounts(cfg config.Config, db *dynamodb.Client, issuer *token.Issuer) *acc
 	return account.NewService(d)
 }
 
-// Editor returns the write side of listings over the table.
+// Editor returns the write side of listings over the table, keeping the
+// keyword index current.
 func Editor(cfg config.Config, db *dynamodb.Client) *listing.Editor {
-	return listing.NewEditor(dynamo.NewListings(db, cfg.TableName), time.Now)
+	store := dynamo.NewListings(db, cfg.TableName).WithIndex(dynamo.NewSearchIndex(db, cfg.TableName))
+	return listing.NewEditor(store, time.Now)
 }
 
 // Favorites returns the favourites service over the table.
@@ -96,7 +98,10 @@ func Views(cfg config.Config, db *dynamodb.Client) *listing.Views {
 	return listing.NewViews(dynamo.NewFavorites(db, cfg.TableName), ViewFlushInterval, time.Now)
 }
 
-// Listings returns the read side of listings over the table.
+// Listings returns the read side of listings over the table, with keyword
+// search.
 func Listings(cfg config.Config, db *dynamodb.Client) *listing.Service {
-	return listing.NewService(dynamo.NewListings(db, cfg.TableName), cursor.New(cfg.CursorKey))
+	store := dynamo.NewListings(db, cfg.TableName)
+	return listing.NewService(store, cursor.New(cfg.CursorKey)).
+		WithSearch(dynamo.NewSearchIndex(db, cfg.TableName), store, telemetry.Events{})
 }

@@ -119,10 +119,17 @@ func (s *Stack) setup(ctx context.Context, opts Options) (http.Handler, error) {
 	if err := dynamo.CreateTable(ctx, db, opts.Table); err != nil {
 		return nil, err
 	}
-	store := dynamo.NewListings(db, opts.Table)
+	index := dynamo.NewSearchIndex(db, opts.Table)
+	store := dynamo.NewListings(db, opts.Table).WithIndex(index)
 	if opts.Seed > 0 {
-		if err := store.Put(ctx, demo.Listings(opts.Seed, 1, time.Now())...); err != nil {
+		seeded := demo.Listings(opts.Seed, 1, time.Now())
+		if err := store.Put(ctx, seeded...); err != nil {
 			return nil, fmt.Errorf("devstack: seed: %w", err)
+		}
+		for i := range seeded {
+			if err := index.Reindex(ctx, nil, &seeded[i]); err != nil {
+				return nil, fmt.Errorf("devstack: seed index: %w", err)
+			}
 		}
 	}
 	key := make([]byte, 32)
@@ -136,7 +143,7 @@ func (s *Stack) setup(ctx context.Context, opts Options) (http.Handler, error) {
 	routes := httpapi.Routes(httpapi.Deps{
 		Stage:     "dev",
 		Release:   "dev",
-		Listings:  listing.NewService(store, cursor.New(key)),
+		Listings:  listing.NewService(store, cursor.New(key)).WithSearch(index, store, telemetry.Events{}),
 		Editor:    listing.NewEditor(store, time.Now),
 		Favorites: listing.NewFavorites(dynamo.NewFavorites(db, opts.Table), cursor.New(key), telemetry.Events{}, time.Now),
 		Views:     listing.NewViews(dynamo.NewFavorites(db, opts.Table), deps.ViewFlushInterval, time.Now),

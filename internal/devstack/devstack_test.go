@@ -8,6 +8,8 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"net/url"
+	"strings"
 	"testing"
 	"time"
 
@@ -78,6 +80,15 @@ func TestStackServesSeededListings(t *testing.T) {
 	var one map[string]any
 	resp = get(t, s.URL+"/v1/listings/"+page.Items[0].ID, &one)
 	assert.Equal(t, http.StatusOK, resp.StatusCode)
+
+	// The seeded listings are searchable by the words of their titles.
+	word := strings.Fields(one["title"].(string))[1]
+	var found struct {
+		Items []map[string]any `json:"items"`
+	}
+	resp = get(t, s.URL+"/v1/listings?q="+url.QueryEscape(strings.ToUpper(word)), &found)
+	require.Equal(t, http.StatusOK, resp.StatusCode)
+	assert.NotEmpty(t, found.Items, "searching %q", word)
 	resp = get(t, s.URL+"/v1/nope", &one)
 	assert.Equal(t, http.StatusNotFound, resp.StatusCode)
 	assert.Equal(t, "application/problem+json", resp.Header.Get("Content-Type"))

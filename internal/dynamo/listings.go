@@ -23,6 +23,7 @@ type ListingsAPI interface {
 	PutItem(context.Context, *dynamodb.PutItemInput, ...func(*dynamodb.Options)) (*dynamodb.PutItemOutput, error)
 	Query(context.Context, *dynamodb.QueryInput, ...func(*dynamodb.Options)) (*dynamodb.QueryOutput, error)
 	BatchWriteItem(context.Context, *dynamodb.BatchWriteItemInput, ...func(*dynamodb.Options)) (*dynamodb.BatchWriteItemOutput, error)
+	BatchGetItem(context.Context, *dynamodb.BatchGetItemInput, ...func(*dynamodb.Options)) (*dynamodb.BatchGetItemOutput, error)
 }
 
 // Listings stores listings. Item layout and indexes (see docs/data-model.md):
@@ -36,9 +37,30 @@ type ListingsAPI interface {
 type Listings struct {
 	db    ListingsAPI
 	table string
+	index *SearchIndex
 }
 
-var _ listing.Store = (*Listings)(nil)
+var (
+	_ listing.Store  = (*Listings)(nil)
+	_ listing.Getter = (*Listings)(nil)
+)
+
+// WithIndex returns the store keeping the keyword index current after
+// every change of a listing.
+func (s *Listings) WithIndex(idx *SearchIndex) *Listings {
+	c := *s
+	c.index = idx
+	return &c
+}
+
+// GetMany reads published listings by id, in the order of ids.
+func (s *Listings) GetMany(ctx context.Context, ids []string) ([]listing.Listing, error) {
+	ls, err := GetListings(ctx, s.db, s.table, ids)
+	if err != nil {
+		return nil, fault.Wrap("dynamo.Listings.GetMany", err)
+	}
+	return ls, nil
+}
 
 // NewListings returns the listing store on table name.
 func NewListings(db ListingsAPI, name string) *Listings {

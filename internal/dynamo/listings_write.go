@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"slices"
 	"strconv"
 	"time"
@@ -15,6 +16,7 @@ import (
 
 	"github.com/mountainhighway/marketplace/internal/fault"
 	"github.com/mountainhighway/marketplace/internal/listing"
+	"github.com/mountainhighway/marketplace/internal/telemetry"
 )
 
 var _ listing.Writer = (*Listings)(nil)
@@ -46,6 +48,7 @@ func (s *Listings) Update(ctx context.Context, id string, version int64, by list
 	if err != nil {
 		return listing.Listing{}, err
 	}
+	before := l
 	if l.Version != version {
 		return listing.Listing{}, stale(op, l.Version)
 	}
@@ -70,7 +73,7 @@ func (s *Listings) Update(ctx context.Context, id string, version int64, by list
 			l.Status = listing.Published
 		}
 	}
-	return s.replace(ctx, op, l, now)
+	return s.replaceAndIndex(ctx, op, before, l, now)
 }
 
 // Transition moves a listing between statuses, with the same checks.
@@ -81,8 +84,12 @@ func (s *Listings) Transition(ctx context.Context, id string, by listing.Actor, 
 		return listing.Listing{}, err
 	}
 	if l.Status == to {
-		return l, nil // idempotent: publishing a published listing changes nothing
+		// Idempotent: publishing a published listing changes nothing but
+		// repairs its index entries, should an earlier write have failed.
+		s.reindex(ctx, nil, &l)
+		return l, nil
 	}
+	before := l
 	if !slices.Contains(from, l.Status) {
 		return listing.Listing{}, fault.E(op, fault.Conflict, fmt.Sprintf("a %s listing cannot become %s", l.Status, to))
 	}
@@ -94,7 +101,29 @@ func (s *Listings) Transition(ctx context.Context, id string, by listing.Actor, 
 		l.PublishedAt = &published
 	}
 	l.Status = to
-	return s.replace(ctx, op, l, now)
+	return s.replaceAndIndex(ctx, op, before, l, now)
+}
+
+// replaceAndIndex writes the listing, then its keyword index entries. The
+// index is not in the listing's transaction: a failed index write leaves
+// the listing saved and search one change behind, so it is logged as an
+// error (and repaired by the next change or publish), not returned.
+func (s *Listings) replaceAndIndex(ctx context.Context, op string, before, l listing.Listing, now time.Time) (listing.Listing, error) {
+	saved, err := s.replace(ctx, op, l, now)
+	if err != nil {
+		return listing.Listing{}, err
+	}
+	s.reindex(ctx, &before, &saved)
+	return saved, nil
+}
+
+func (s *Listings) reindex(ctx context.Context, before, after *listing.Listing) {
+	if s.index == nil {
+		return
+	}
+	if err := s.index.Reindex(ctx, before, after); err != nil {
+		telemetry.FromContext(ctx).Logger.Error("search index update failed", slog.String("listingId", after.ID), slog.String("error", err.Error()))
+	}
 }
 
 // owned reads a listing for a change by actor. Another seller's listing is

@@ -84,10 +84,11 @@ func newAPI(t *testing.T) *api {
 	doc, err := token.OpenIDConfiguration(issuer)
 	require.NoError(t, err)
 
-	a := &api{t: t, handler: map[string]http.Handler{}, store: dynamo.NewListings(db, name), users: dynamo.NewUsers(db, name), calls: calls, keys: ks, logs: &logBuffer{}}
+	index := dynamo.NewSearchIndex(db, name)
+	a := &api{t: t, handler: map[string]http.Handler{}, store: dynamo.NewListings(db, name).WithIndex(index), users: dynamo.NewUsers(db, name), calls: calls, keys: ks, logs: &logBuffer{}}
 	routes := httpapi.Routes(httpapi.Deps{
 		Stage: "test", Release: "r1",
-		Listings:  listing.NewService(a.store, cursor.New([]byte("0123456789abcdef0123456789abcdef"))),
+		Listings:  listing.NewService(a.store, cursor.New([]byte("0123456789abcdef0123456789abcdef"))).WithSearch(index, a.store, telemetry.Events{}),
 		Editor:    listing.NewEditor(a.store, time.Now),
 		Favorites: listing.NewFavorites(dynamo.NewFavorites(db, name), cursor.New([]byte("0123456789abcdef0123456789abcdef")), telemetry.Events{}, time.Now),
 		// Flush on every view, so tests see the counts at once.

@@ -7,12 +7,14 @@ import (
 	"context"
 	"crypto/rand"
 	"regexp"
+	"strings"
 	"time"
 
 	"github.com/oklog/ulid/v2"
 
 	"github.com/mountainhighway/marketplace/internal/cursor"
 	"github.com/mountainhighway/marketplace/internal/fault"
+	"github.com/mountainhighway/marketplace/internal/search"
 )
 
 // Status is where a listing is in its lifecycle.
@@ -94,6 +96,23 @@ type Store interface {
 	Browse(ctx context.Context, q Query, after map[string]string) ([]Listing, map[string]string, error)
 }
 
+// Searcher is the keyword index of published listings.
+type Searcher interface {
+	// Search returns the listings matching every term and the filters of q,
+	// most relevant first, after position (nil for the first page).
+	Search(ctx context.Context, terms []string, q Query, after map[string]string) ([]search.Hit, map[string]string, error)
+}
+
+// Getter reads listings by id, keeping the order of ids and leaving out
+// those missing or not visible.
+type Getter interface {
+	GetMany(ctx context.Context, ids []string) ([]Listing, error)
+}
+
+// EventSearch is emitted for every browse or search, with the normalised
+// query and the number of results, for search analytics.
+const EventSearch = "search"
+
 // Page is one page of a listing query.
 type Page struct {
 	Items      []Listing `json:"items"`
@@ -104,6 +123,18 @@ type Page struct {
 type Service struct {
 	store   Store
 	cursors *cursor.Codec
+	index   Searcher
+	getter  Getter
+	events  Events
+}
+
+// WithSearch returns the service able to answer keyword queries through
+// index, reading the matches with getter and reporting every query to
+// events.
+func (s *Service) WithSearch(index Searcher, getter Getter, events Events) *Service {
+	c := *s
+	c.index, c.getter, c.events = index, getter, events
+	return &c
 }
 
 // NewService returns a Service over store, signing cursors with cursors.
@@ -143,7 +174,24 @@ func (s *Service) Browse(ctx context.Context, q Query) (Page, error) {
 		}
 		after = pos
 	}
-	items, next, err := s.store.Browse(ctx, q, after)
+	var (
+		items []Listing
+		next  map[string]string
+		err   error
+	)
+	switch {
+	case len(q.Terms) > 0 && s.index == nil:
+		return Page{}, fault.Validation(op, fault.FieldError{Field: "query.q", Message: "keyword search is not available here"})
+	case len(q.Terms) > 0:
+		items, next, err = s.search(ctx, q, after)
+	default:
+		items, next, err = s.store.Browse(ctx, q, after)
+	}
+	if s.events != nil && err == nil {
+		s.events.Emit(ctx, EventSearch, map[string]any{
+			"query": q.Text, "terms": strings.Join(q.Terms, " "), "category": q.Category, "results": len(items), "page": q.Cursor != "",
+		})
+	}
 	if err != nil {
 		if fe, ok := fault.As(err); ok && fe.Kind != fault.Internal {
 			return Page{}, err
@@ -162,6 +210,19 @@ func (s *Service) Browse(ctx context.Context, q Query) (Page, error) {
 		page.NextCursor = c
 	}
 	return page, nil
+}
+
+func (s *Service) search(ctx context.Context, q Query, after map[string]string) ([]Listing, map[string]string, error) {
+	hits, next, err := s.index.Search(ctx, q.Terms, q, after)
+	if err != nil {
+		return nil, nil, err
+	}
+	ids := make([]string, len(hits))
+	for i, h := range hits {
+		ids[i] = h.ListingID
+	}
+	items, err := s.getter.GetMany(ctx, ids)
+	return items, next, err
 }
 
 // quote shortens and quotes untrusted input for a message.

@@ -7,6 +7,7 @@ import (
 	"strings"
 
 	"github.com/mountainhighway/marketplace/internal/fault"
+	"github.com/mountainhighway/marketplace/internal/search"
 )
 
 // Limits of a browse query.
@@ -20,11 +21,18 @@ const (
 // Sort is the order of a browse query.
 type Sort string
 
-// Newest is the only order browsing offers today: most recently published first.
-const Newest Sort = "newest"
+// The orders of a browse query: recency without keywords, relevance with.
+const (
+	Newest    Sort = "newest"
+	Relevance Sort = "relevance"
+)
 
 // Query is a validated browse request.
 type Query struct {
+	// Terms are the normalised keywords of q; empty when browsing. Text is
+	// q normalised but not reduced to terms, as reported to analytics.
+	Terms    []string
+	Text     string
 	Category string
 	MinPrice *int64
 	MaxPrice *int64
@@ -46,10 +54,10 @@ func (q Query) scope() string {
 		}
 		return strconv.FormatInt(*v, 10)
 	}
-	return "listings|" + q.Category + "|" + p(q.MinPrice) + "|" + p(q.MaxPrice) + "|" + string(q.Sort)
+	return "listings|" + strings.Join(q.Terms, " ") + "|" + q.Category + "|" + p(q.MinPrice) + "|" + p(q.MaxPrice) + "|" + string(q.Sort)
 }
 
-var queryParams = []string{"category", "minPrice", "maxPrice", "sort", "cursor", "limit"}
+var queryParams = []string{"q", "category", "minPrice", "maxPrice", "sort", "cursor", "limit"}
 
 // ParseQuery validates the query string of GET /v1/listings. Every problem
 // is reported as a field error, so a client can fix them all at once.
@@ -91,11 +99,24 @@ func ParseQuery(v url.Values) (Query, error) {
 	if q.MinPrice != nil && q.MaxPrice != nil && *q.MinPrice > *q.MaxPrice {
 		bad("minPrice", "must not be greater than maxPrice")
 	}
+	if raw := v.Get("q"); raw != "" {
+		terms, err := search.ParseQuery(raw)
+		if fe, ok := fault.As(err); ok {
+			errs = append(errs, fe.Fields...)
+		}
+		q.Terms = terms
+		q.Text = strings.Join(strings.Fields(search.Normalize(raw)), " ")
+		q.Sort = Relevance
+	}
 	if s := v.Get("sort"); s != "" {
-		if Sort(s) == Newest {
-			q.Sort = Newest
+		want := Newest
+		if len(q.Terms) > 0 {
+			want = Relevance
+		}
+		if Sort(s) == want {
+			q.Sort = want
 		} else {
-			bad("sort", "must be %s", Newest)
+			bad("sort", "must be %s (keyword searches are ordered by relevance, browsing by recency)", want)
 		}
 	}
 	if s := v.Get("limit"); s != "" {

@@ -70,7 +70,7 @@ func TestParseQueryInvalid(t *testing.T) {
 		price    = "must be a whole number of minor units between 0 and 100000000000"
 		limit    = "must be a whole number between 1 and 100"
 		once     = "must be given once"
-		unknown  = "is not a known parameter; use one of category, minPrice, maxPrice, sort, cursor, limit"
+		unknown  = "is not a known parameter; use one of q, category, minPrice, maxPrice, sort, cursor, limit"
 		category = "must be one of electronics, fashion, home, garden, sports, toys, books, music, art, collectibles, vehicles, other"
 	)
 	tests := []struct {
@@ -86,7 +86,7 @@ func TestParseQueryInvalid(t *testing.T) {
 		{"max price above bound", "maxPrice=" + strconv.Itoa(MaxPrice+1), []fault.FieldError{{Field: "query.maxPrice", Message: price}}},
 		{"max price overflows int64", "maxPrice=99999999999999999999", []fault.FieldError{{Field: "query.maxPrice", Message: price}}},
 		{"min greater than max", "minPrice=501&maxPrice=500", []fault.FieldError{{Field: "query.minPrice", Message: "must not be greater than maxPrice"}}},
-		{"unknown sort", "sort=cheapest", []fault.FieldError{{Field: "query.sort", Message: "must be newest"}}},
+		{"unknown sort", "sort=cheapest", []fault.FieldError{{Field: "query.sort", Message: "must be newest (keyword searches are ordered by relevance, browsing by recency)"}}},
 		{"limit 0", "limit=0", []fault.FieldError{{Field: "query.limit", Message: limit}}},
 		{"limit 101", "limit=101", []fault.FieldError{{Field: "query.limit", Message: limit}}},
 		{"limit negative", "limit=-1", []fault.FieldError{{Field: "query.limit", Message: limit}}},
@@ -105,7 +105,7 @@ func TestParseQueryInvalid(t *testing.T) {
 				{Field: "query.category", Message: category},
 				{Field: "query.limit", Message: limit},
 				{Field: "query.maxPrice", Message: price},
-				{Field: "query.sort", Message: "must be newest"},
+				{Field: "query.sort", Message: "must be newest (keyword searches are ordered by relevance, browsing by recency)"},
 				{Field: "query.zeta", Message: unknown},
 			},
 		},
@@ -143,8 +143,9 @@ func TestQueryScope(t *testing.T) {
 		return q
 	}
 	base := parse("category=art&minPrice=100&maxPrice=200")
-	assert.Equal(t, "listings|art|100|200|newest", base.scope())
-	assert.Equal(t, "listings||||newest", parse("").scope())
+	assert.Equal(t, "listings||art|100|200|newest", base.scope())
+	assert.Equal(t, "listings|||||newest", parse("").scope())
+	assert.Equal(t, "listings|oak chair||||relevance", parse("q=Oak+chairs").scope(), "the scope holds the normalised terms")
 
 	same := []string{
 		"category=art&minPrice=100&maxPrice=200&limit=5",
@@ -214,7 +215,11 @@ func FuzzParseQuery(f *testing.F) {
 		require.GreaterOrEqualf(t, q.Limit, 1, "ParseQuery(%q).Limit", raw)
 		require.LessOrEqualf(t, q.Limit, MaxLimit, "ParseQuery(%q).Limit", raw)
 		require.Truef(t, q.Category == "" || ValidCategory(q.Category), "ParseQuery(%q).Category = %q", raw, q.Category)
-		require.Equal(t, Newest, q.Sort)
+		if len(q.Terms) > 0 {
+			require.Equal(t, Relevance, q.Sort, "keyword searches are ordered by relevance")
+		} else {
+			require.Equal(t, Newest, q.Sort)
+		}
 		for _, p := range []*int64{q.MinPrice, q.MaxPrice} {
 			if p != nil {
 				require.GreaterOrEqual(t, *p, int64(0))
