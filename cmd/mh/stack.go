@@ -20,11 +20,15 @@ import (
 // The variables through which mh stack tells the command where the services are.
 const (
 	envDynamoDBEndpoint = "MH_TEST_DYNAMODB_ENDPOINT"
+	envSQSEndpoint      = "MH_TEST_SQS_ENDPOINT"
+	envS3Endpoint       = "MH_TEST_S3_ENDPOINT"
+	envS3AccessKey      = "MH_TEST_S3_ACCESS_KEY"
+	envS3SecretKey      = "MH_TEST_S3_SECRET_KEY"
 	envRIE              = "MH_TEST_RIE"
 )
 
 // stackServices lists the services mh stack can provide, in start order.
-var stackServices = []string{"dynamodb", "rie"}
+var stackServices = []string{"dynamodb", "sqs", "s3", "rie"}
 
 // commandKillDelay is how long mh stack lets the command react to the
 // context being cancelled before it kills the command's process group.
@@ -42,9 +46,10 @@ type exitError struct{ code int }
 // Error returns the exit status as text.
 func (e exitError) Error() string { return fmt.Sprintf("command exited with status %d", e.code) }
 
-// runStack implements `mh stack [--only dynamodb,rie] -- <command> [args...]`:
+// runStack implements `mh stack [--only dynamodb,sqs,rie] -- <command> [args...]`:
 // it installs and starts the selected services, runs the command with
-// MH_TEST_DYNAMODB_ENDPOINT and MH_TEST_RIE set, and stops the services when
+// MH_TEST_DYNAMODB_ENDPOINT, MH_TEST_SQS_ENDPOINT and MH_TEST_RIE set (for
+// the services selected), and stops the services when
 // the command ends. SIGINT and SIGTERM are forwarded to the command, which
 // runs in a process group of its own so that the signal reaches everything
 // it started exactly once. The command's non-zero exit status is returned
@@ -55,10 +60,12 @@ func runStack(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	only := fs.String("only", strings.Join(stackServices, ","), "comma-separated `services` to start: "+strings.Join(stackServices, ", "))
 	fs.Usage = func() {
 		fmt.Fprintf(fs.Output(), "usage: mh stack [--only %s] -- <command> [args...]\n\n"+
-			"Runs the command with DynamoDB Local started (URL in %s)\n"+
-			"and the Lambda Runtime Interface Emulator installed (path in %s),\n"+
-			"then stops what it started and exits with the command's status.\n\n",
-			strings.Join(stackServices, ","), envDynamoDBEndpoint, envRIE)
+			"Runs the command with DynamoDB Local started (URL in %s),\n"+
+			"local-aws-sqs started (URL in %s), MinIO started (URL and\n"+
+			"credentials in %s, %s, %s) and the Lambda Runtime\n"+
+			"Interface Emulator installed (path in %s), then stops what it\n"+
+			"started and exits with the command's status.\n\n",
+			strings.Join(stackServices, ","), envDynamoDBEndpoint, envSQSEndpoint, envS3Endpoint, envS3AccessKey, envS3SecretKey, envRIE)
 		fs.PrintDefaults()
 	}
 	if err := fs.Parse(args); err != nil {
@@ -150,6 +157,36 @@ func startStack(ctx context.Context, cacheDir string, want map[string]bool) (*st
 		st.stoppers = append(st.stoppers, ddb)
 		st.env = append(st.env, envDynamoDBEndpoint+"="+ddb.Endpoint())
 		st.where = append(st.where, fmt.Sprintf("DynamoDB Local at %s (%s)", ddb.Endpoint(), envDynamoDBEndpoint))
+	}
+	if want["sqs"] {
+		dir, err := emulators.InstallLocalSQS(ctx, cacheDir)
+		if err != nil {
+			return st, err
+		}
+		q, err := emulators.StartLocalSQS(ctx, dir)
+		if err != nil {
+			return st, err
+		}
+		st.stoppers = append(st.stoppers, q)
+		st.env = append(st.env, envSQSEndpoint+"="+q.Endpoint())
+		st.where = append(st.where, fmt.Sprintf("local-aws-sqs at %s (%s)", q.Endpoint(), envSQSEndpoint))
+	}
+	if want["s3"] {
+		bin, err := emulators.InstallMinIO(ctx, cacheDir)
+		if err != nil {
+			return st, err
+		}
+		m, err := emulators.StartMinIO(ctx, bin)
+		if err != nil {
+			return st, err
+		}
+		st.stoppers = append(st.stoppers, m)
+		st.env = append(st.env,
+			envS3Endpoint+"="+m.Endpoint(),
+			envS3AccessKey+"="+m.AccessKey(),
+			envS3SecretKey+"="+m.SecretKey())
+		// The secret goes to the command, never to the screen.
+		st.where = append(st.where, fmt.Sprintf("MinIO at %s (%s, %s, %s)", m.Endpoint(), envS3Endpoint, envS3AccessKey, envS3SecretKey))
 	}
 	if want["rie"] {
 		// RIE hosts one function per process, so tests start their own;

@@ -16,19 +16,40 @@ import (
 
 func TestStackRunsCommandWithEndpoint(t *testing.T) {
 	if testing.Short() {
-		t.Skip("installs and starts DynamoDB Local")
+		t.Skip("installs and starts DynamoDB Local and local-aws-sqs")
 	}
 	var stdout, stderr bytes.Buffer
-	err := runStack(t.Context(), []string{"--", "sh", "-c", `echo "$MH_TEST_DYNAMODB_ENDPOINT"; test -x "$MH_TEST_RIE"`}, &stdout, &stderr)
+	err := runStack(t.Context(), []string{"--", "sh", "-c",
+		`echo "$MH_TEST_DYNAMODB_ENDPOINT"; echo "$MH_TEST_SQS_ENDPOINT"; test -x "$MH_TEST_RIE"`}, &stdout, &stderr)
 	require.NoError(t, err, "stderr:\n%s", stderr.String())
 
-	endpoint := strings.TrimSpace(stdout.String())
-	assert.Regexp(t, `^http://127\.0\.0\.1:\d+$`, endpoint)
-	assert.Contains(t, stderr.String(), "mh stack: DynamoDB Local at "+endpoint)
+	endpoints := strings.Fields(stdout.String())
+	require.Len(t, endpoints, 2, "stdout: %q", stdout.String())
+	dynamo, sqs := endpoints[0], endpoints[1]
+	assert.Regexp(t, `^http://127\.0\.0\.1:\d+$`, dynamo)
+	assert.Regexp(t, `^http://127\.0\.0\.1:\d+$`, sqs)
+	assert.NotEqual(t, dynamo, sqs)
+	assert.Contains(t, stderr.String(), "mh stack: DynamoDB Local at "+dynamo+" ("+envDynamoDBEndpoint+"); local-aws-sqs at "+sqs+" ("+envSQSEndpoint+")")
 	// The stack is stopped once the command has ended.
-	l, err := net.Listen("tcp", strings.TrimPrefix(endpoint, "http://"))
-	require.NoError(t, err, "DynamoDB Local still holds its port")
-	require.NoError(t, l.Close())
+	for _, ep := range endpoints {
+		l, err := net.Listen("tcp", strings.TrimPrefix(ep, "http://"))
+		require.NoError(t, err, "%s is still held", ep)
+		require.NoError(t, l.Close())
+	}
+}
+
+func TestStackOnlySQS(t *testing.T) {
+	if testing.Short() {
+		t.Skip("installs and starts local-aws-sqs")
+	}
+	// Under make test this test itself runs inside mh stack.
+	t.Setenv(envDynamoDBEndpoint, "")
+	var stdout, stderr bytes.Buffer
+	err := runStack(t.Context(), []string{"--only", "sqs", "--", "sh", "-c",
+		`echo "sqs=$MH_TEST_SQS_ENDPOINT dynamodb=$MH_TEST_DYNAMODB_ENDPOINT"`}, &stdout, &stderr)
+	require.NoError(t, err, "stderr:\n%s", stderr.String())
+	assert.Regexp(t, `^sqs=http://127\.0\.0\.1:\d+ dynamodb=$`, strings.TrimSpace(stdout.String()),
+		"only the selected service is started and exported")
 }
 
 func TestStackPropagatesExitCode(t *testing.T) {
@@ -76,7 +97,7 @@ func TestStackRejectsBadArguments(t *testing.T) {
 	}{
 		{"no command", []string{}, "no command given"},
 		{"only separator", []string{"--"}, "no command given"},
-		{"unknown service", []string{"--only", "dynamodb,sqs", "--", "true"}, `unknown service "sqs"`},
+		{"unknown service", []string{"--only", "dynamodb,redis", "--", "true"}, `unknown service "redis"`},
 		{"no service", []string{"--only", ",", "--", "true"}, "names no service"},
 		{"unknown flag", []string{"--fast", "--", "true"}, "flag provided but not defined"},
 	}
