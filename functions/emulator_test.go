@@ -26,6 +26,7 @@ import (
 	"github.com/mountainhighway/marketplace/internal/listing"
 	"github.com/mountainhighway/marketplace/internal/password"
 	"github.com/mountainhighway/marketplace/internal/registry"
+	"github.com/mountainhighway/marketplace/internal/s3media/s3mediatest"
 	"github.com/mountainhighway/marketplace/internal/telemetry"
 	"github.com/mountainhighway/marketplace/internal/token"
 )
@@ -73,6 +74,9 @@ var expect = map[string]struct {
 	"apigw-favorite-add-unknown.json":             {404, "application/problem+json", []string{`no listing`}},
 	"apigw-favorite-remove-ok.json":               {204, "", nil},
 	"apigw-favorite-list-ok.json":                 {200, "application/json", []string{`"items":[`}},
+	"apigw-listing-image-upload-form.json":       {201, "application/json", []string{`"imageId":"img_`, `"url":"http`, `"policy"`}},
+	"apigw-listing-image-upload-bad-type.json":   {400, "application/problem+json", []string{`"field":"contentType"`}},
+	"apigw-listing-image-delete-ok.json":         {204, "", nil},
 	"apigw-jwks-ok.json":                          {200, "application/json", []string{`"keys"`, `"kty":"EC"`}},
 	"apigw-openid-configuration-ok.json":          {200, "application/json", []string{`"jwks_uri":"https://api.example.test/.well-known/jwks.json"`}},
 }
@@ -111,6 +115,8 @@ func TestSampleEventsAgainstRealBinaries(t *testing.T) {
 	for _, p := range samples {
 		assert.Containsf(t, expect, filepath.Base(p), "events/%s has no expectation here", filepath.Base(p))
 	}
+	s3 := s3mediatest.Endpoint(t)
+	_, bucket := s3mediatest.NewBucket(t)
 
 	bin := t.TempDir()
 	ctx := context.Background()
@@ -123,8 +129,10 @@ func TestSampleEventsAgainstRealBinaries(t *testing.T) {
 				"AWS_LAMBDA_FUNCTION_NAME=mh-test-"+fn.Name,
 				"AWS_LAMBDA_FUNCTION_TIMEOUT=10",
 				"STAGE=test", "RELEASE=test", "TABLE_NAME="+tableName,
-				"DYNAMODB_ENDPOINT="+endpoint, "CURSOR_KEY="+key, "AWS_REGION=eu-west-1",
+				"DYNAMODB_ENDPOINT="+endpoint, "CURSOR_KEY="+key, "AWS_REGION="+s3mediatest.Region,
 				"ISSUER="+sampleIssuer, "AUDIENCE="+sampleAudience, "SIGNING_KEYS="+signing,
+				"S3_ENDPOINT="+s3.Endpoint, "S3_ACCESS_KEY="+s3.AccessKey, "S3_SECRET_KEY="+s3.SecretKey,
+				"UPLOADS_BUCKET="+bucket, "MEDIA_BUCKET="+bucket, "MEDIA_BASE_URL=https://media.example.test",
 			)
 			r, err := emulators.StartRIE(ctx, rie, bootstrap, env)
 			require.NoError(t, err)
@@ -168,6 +176,70 @@ func TestSampleEventsAgainstRealBinaries(t *testing.T) {
 			}
 			eventuallyLogs(t, r, `"function":"`+fn.Name+`"`, "log lines name the function")
 			eventuallyLogs(t, r, `"Namespace":"MountainHighway"`, "EMF metrics reach stdout")
+		})
+	}
+}
+
+// queueExpect is how many messages of each queue sample must be reported
+// as failed (to be retried).
+var queueExpect = map[string]int{
+	"sqs-images-upload-already-processed.json": 0, // idempotent: nothing left to do
+	"sqs-images-s3-test-event.json":            0, // S3's test event is ignored
+}
+
+// TestQueueSamplesAgainstRealBinaries runs every worker under the emulator
+// with its SQS samples, as the Lambda event source mapping would.
+func TestQueueSamplesAgainstRealBinaries(t *testing.T) {
+	rie := rieBinary(t)
+	endpoint := dynamotest.Endpoint(t)
+	_, tableName := dynamotest.NewTable(t)
+	s3 := s3mediatest.Endpoint(t)
+	_, bucket := s3mediatest.NewBucket(t)
+	ctx := context.Background()
+	bin := t.TempDir()
+	key := base64.StdEncoding.EncodeToString(bytes.Repeat([]byte{7}, 32))
+
+	samples, err := filepath.Glob("../events/sqs-*.json")
+	require.NoError(t, err)
+	for _, p := range samples {
+		assert.Containsf(t, queueExpect, filepath.Base(p), "events/%s has no expectation here", filepath.Base(p))
+	}
+	for _, fn := range registry.All() {
+		if fn.Queue == nil {
+			continue
+		}
+		t.Run(fn.Name, func(t *testing.T) {
+			bootstrap, err := lambdabuild.Bootstrap(ctx, "..", fn.Name, bin, lambdabuild.Target{GOOS: runtime.GOOS, GOARCH: runtime.GOARCH})
+			require.NoError(t, err)
+			r, err := emulators.StartRIE(ctx, rie, bootstrap, []string{
+				"AWS_LAMBDA_FUNCTION_NAME=mh-test-" + fn.Name, "AWS_LAMBDA_FUNCTION_TIMEOUT=60",
+				"STAGE=test", "TABLE_NAME=" + tableName, "DYNAMODB_ENDPOINT=" + endpoint, "CURSOR_KEY=" + key,
+				"AWS_REGION=" + s3mediatest.Region,
+				"S3_ENDPOINT=" + s3.Endpoint, "S3_ACCESS_KEY=" + s3.AccessKey, "S3_SECRET_KEY=" + s3.SecretKey,
+				"UPLOADS_BUCKET=" + bucket, "MEDIA_BUCKET=" + bucket, "MEDIA_BASE_URL=https://media.example.test",
+			})
+			require.NoError(t, err)
+			t.Cleanup(func() { assert.NoError(t, r.Stop()) })
+			for _, p := range samples {
+				name := filepath.Base(p)
+				if !strings.HasPrefix(name, "sqs-"+fn.Queue.Name+"-") {
+					continue
+				}
+				t.Run(name, func(t *testing.T) {
+					payload, err := os.ReadFile(p)
+					require.NoError(t, err)
+					var ev events.SQSEvent
+					require.NoError(t, json.Unmarshal(payload, &ev), "sample must be a valid SQS event")
+					ictx, cancel := context.WithTimeout(ctx, 30*time.Second)
+					defer cancel()
+					out, err := r.Invoke(ictx, payload)
+					require.NoError(t, err, string(r.Output()))
+					var resp events.SQSEventResponse
+					require.NoError(t, json.Unmarshal(out, &resp), string(out))
+					assert.Len(t, resp.BatchItemFailures, queueExpect[name], string(r.Output()))
+				})
+			}
+			eventuallyLogs(t, r, `"function":"`+fn.Name+`"`, "log lines name the function")
 		})
 	}
 }

@@ -35,6 +35,13 @@ type Config struct {
 	SigningKeys       []byte
 	SigningKeysSecret string
 	SecretsEndpoint   string // non-empty only against a local Secrets Manager
+	UploadsBucket     string // receives presigned image uploads
+	MediaBucket       string // holds thumbnails
+	MediaBaseURL      string // where thumbnails are served (CloudFront)
+	// S3Endpoint and its keys are set only against a local S3 (MinIO).
+	S3Endpoint  string
+	S3AccessKey string
+	S3SecretKey string
 }
 
 // Load reads the configuration through getenv (os.Getenv in production).
@@ -54,6 +61,12 @@ func Load(getenv func(string) string) (Config, error) {
 
 		SigningKeysSecret: getenv("SIGNING_KEYS_SECRET"),
 		SecretsEndpoint:   getenv("SECRETS_ENDPOINT"),
+		UploadsBucket:     getenv("UPLOADS_BUCKET"),
+		MediaBucket:       getenv("MEDIA_BUCKET"),
+		MediaBaseURL:      getenv("MEDIA_BASE_URL"),
+		S3Endpoint:        getenv("S3_ENDPOINT"),
+		S3AccessKey:       getenv("S3_ACCESS_KEY"),
+		S3SecretKey:       getenv("S3_SECRET_KEY"),
 	}
 	var errs []error
 	if c.TableName == "" {
@@ -96,6 +109,7 @@ func (c Config) String() string {
 	if c.DynamoEndpoint != "" {
 		fmt.Fprintf(&b, " dynamodb=%s", c.DynamoEndpoint)
 	}
+	fmt.Fprintf(&b, " uploads=%s media=%s mediaBaseURL=%s s3=%s s3Secret=%s", c.UploadsBucket, c.MediaBucket, c.MediaBaseURL, c.S3Endpoint, mask(c.S3SecretKey))
 	fmt.Fprintf(&b, " sentry=%s cursorKey=%s signingKeys=%s log=%s debugSample=%g issuer=%s audience=%s",
 		mask(c.SentryDSN), mask(string(c.CursorKey)), mask(string(c.SigningKeys)), c.LogLevel, c.DebugSample, c.Issuer, c.Audience)
 	if c.SigningKeysSecret != "" {

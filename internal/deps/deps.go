@@ -17,6 +17,7 @@ import (
 	"github.com/mountainhighway/marketplace/internal/dynamo"
 	"github.com/mountainhighway/marketplace/internal/listing"
 	"github.com/mountainhighway/marketplace/internal/password"
+	"github.com/mountainhighway/marketplace/internal/s3media"
 	"github.com/mountainhighway/marketplace/internal/secrets"
 	"github.com/mountainhighway/marketplace/internal/telemetry"
 	"github.com/mountainhighway/marketplace/internal/token"
@@ -103,5 +104,16 @@ func Views(cfg config.Config, db *dynamodb.Client) *listing.Views {
 func Listings(cfg config.Config, db *dynamodb.Client) *listing.Service {
 	store := dynamo.NewListings(db, cfg.TableName)
 	return listing.NewService(store, cursor.New(cfg.CursorKey)).
-		WithSearch(dynamo.NewSearchIndex(db, cfg.TableName), store, telemetry.Events{})
+		WithSearch(dynamo.NewSearchIndex(db, cfg.TableName), store, telemetry.Events{}).
+		WithMedia(s3media.BaseURL(cfg.MediaBaseURL))
+}
+
+// Images returns the image service over the table and the buckets.
+func Images(ctx context.Context, cfg config.Config, db *dynamodb.Client) (*listing.Images, error) {
+	client, err := s3media.NewClient(ctx, cfg.Region, cfg.S3Endpoint, cfg.S3AccessKey, cfg.S3SecretKey)
+	if err != nil {
+		return nil, fmt.Errorf("deps: s3: %w", err)
+	}
+	media := s3media.NewListingMedia(client, cfg.UploadsBucket, cfg.MediaBucket, cfg.MediaBaseURL)
+	return listing.NewImages(dynamo.NewListings(db, cfg.TableName), media, media, telemetry.Events{}, time.Now), nil
 }

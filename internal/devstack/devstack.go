@@ -7,6 +7,7 @@ package devstack
 import (
 	"context"
 	"crypto/rand"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -15,10 +16,12 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"net/url"
 	"slices"
 	"strings"
 	"time"
 
+	"github.com/aws/aws-lambda-go/events"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/johannesboyne/gofakes3"
 	"github.com/johannesboyne/gofakes3/backend/s3mem"
@@ -31,18 +34,24 @@ import (
 	"github.com/mountainhighway/marketplace/internal/deps"
 	"github.com/mountainhighway/marketplace/internal/dynamo"
 	"github.com/mountainhighway/marketplace/internal/httpapi"
+	"github.com/mountainhighway/marketplace/internal/imagejob"
+	"github.com/mountainhighway/marketplace/internal/jobs"
 	"github.com/mountainhighway/marketplace/internal/lambdahttp"
+	"github.com/mountainhighway/marketplace/internal/lambdasqs"
 	"github.com/mountainhighway/marketplace/internal/listing"
 	"github.com/mountainhighway/marketplace/internal/password"
 	"github.com/mountainhighway/marketplace/internal/registry"
+	"github.com/mountainhighway/marketplace/internal/s3media"
 	"github.com/mountainhighway/marketplace/internal/telemetry"
 	"github.com/mountainhighway/marketplace/internal/token"
 )
 
 // Names of the local resources.
 const (
-	TableName   = "mountain-highway-dev"
-	MediaBucket = "mountain-highway-dev-media"
+	TableName     = "mountain-highway-dev"
+	UploadsBucket = "mountain-highway-dev-uploads"
+	MediaBucket   = "mountain-highway-dev-media"
+	ImagesQueue   = "images"
 )
 
 // Options configures a Stack.
@@ -69,6 +78,7 @@ type Stack struct {
 	ln     net.Listener
 	dynamo *httptest.Server
 	s3     *httptest.Server
+	jobs   *jobs.Dispatcher
 }
 
 // Start starts the stack and returns once it serves requests.
@@ -86,11 +96,14 @@ func Start(ctx context.Context, opts Options) (*Stack, error) {
 	}
 
 	backend := s3mem.New()
-	if err := backend.CreateBucket(MediaBucket); err != nil {
-		s.closeBackends()
-		return nil, fmt.Errorf("devstack: s3 bucket: %w", err)
+	for _, b := range []string{UploadsBucket, MediaBucket} {
+		if err := backend.CreateBucket(b); err != nil {
+			s.closeBackends()
+			return nil, fmt.Errorf("devstack: s3 bucket: %w", err)
+		}
 	}
-	s.s3 = httptest.NewServer(gofakes3.New(backend).Server())
+	s.jobs = jobs.New(jobs.Options{})
+	s.s3 = httptest.NewServer(notifyUploads(gofakes3.New(backend).Server(), s.jobs))
 	s.S3URL = s.s3.URL
 
 	// Listen first: the API's URL is the issuer of its access tokens.
@@ -140,10 +153,15 @@ func (s *Stack) setup(ctx context.Context, opts Options) (http.Handler, error) {
 	if err != nil {
 		return nil, err
 	}
+	images, err := s.images(ctx, db, opts)
+	if err != nil {
+		return nil, err
+	}
 	routes := httpapi.Routes(httpapi.Deps{
 		Stage:     "dev",
 		Release:   "dev",
-		Listings:  listing.NewService(store, cursor.New(key)).WithSearch(index, store, telemetry.Events{}),
+		Listings:  listing.NewService(store, cursor.New(key)).WithSearch(index, store, telemetry.Events{}).WithMedia(s3media.BaseURL(s.S3URL + "/" + MediaBucket)),
+		Images:    images,
 		Editor:    listing.NewEditor(store, time.Now),
 		Favorites: listing.NewFavorites(dynamo.NewFavorites(db, opts.Table), cursor.New(key), telemetry.Events{}, time.Now),
 		Views:     listing.NewViews(dynamo.NewFavorites(db, opts.Table), deps.ViewFlushInterval, time.Now),
@@ -161,6 +179,84 @@ func (s *Stack) setup(ctx context.Context, opts Options) (http.Handler, error) {
 		mux.Handle(fn.HTTP.Pattern(), w.Handler(h))
 	}
 	return lambdahttp.Routed(mux), nil
+}
+
+// images builds the image service on the embedded S3 and runs the image
+// worker behind the in-process images queue, wrapped as in Lambda.
+func (s *Stack) images(ctx context.Context, db *dynamodb.Client, opts Options) (*listing.Images, error) {
+	client, err := s3media.NewClient(ctx, "eu-west-1", s.S3URL, "local", "local")
+	if err != nil {
+		return nil, err
+	}
+	media := s3media.NewListingMedia(client, UploadsBucket, MediaBucket, s.S3URL+"/"+MediaBucket)
+	images := listing.NewImages(dynamo.NewListings(db, opts.Table), media, media, telemetry.Events{}, time.Now)
+	fn, ok := registry.Lookup("image-worker")
+	if !ok || fn.Queue == nil {
+		return nil, errors.New("devstack: no image-worker in the registry")
+	}
+	w := lambdasqs.New(lambdasqs.Options{Function: fn, Stage: "dev", LogLevel: slog.LevelInfo, Out: opts.Out})
+	err = s.jobs.Register(fn.Queue.Name, jobs.Consumer{
+		Handler:         w.Handler(imagejob.Handler(images)),
+		MaxReceiveCount: fn.Queue.MaxReceiveCount,
+		BatchSize:       fn.Queue.BatchSize,
+		Timeout:         fn.Timeout,
+	})
+	if err != nil {
+		return nil, err
+	}
+	return images, nil
+}
+
+// notifyUploads stands in for the uploads bucket's event notification,
+// which gofakes3 lacks: after a successful POST or PUT of a key under
+// uploads/ in the uploads bucket, it queues the S3 event AWS would send.
+func notifyUploads(next http.Handler, d *jobs.Dispatcher) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		rec := &statusRecorder{ResponseWriter: w, status: http.StatusOK}
+		next.ServeHTTP(rec, r)
+		if rec.status/100 != 2 {
+			return
+		}
+		key := uploadKey(r)
+		if !strings.HasPrefix(key, s3media.UploadsPrefix) {
+			return
+		}
+		body, err := json.Marshal(events.S3Event{Records: []events.S3EventRecord{{
+			EventSource: "aws:s3", EventName: "ObjectCreated:Post", AWSRegion: "eu-west-1",
+			S3: events.S3Entity{Bucket: events.S3Bucket{Name: UploadsBucket}, Object: events.S3Object{Key: url.QueryEscape(key)}},
+		}}})
+		if err == nil {
+			_, _ = d.Enqueue(r.Context(), ImagesQueue, body, nil) // best effort, like S3's own notifications
+		}
+	})
+}
+
+// uploadKey returns the key of a PUT (from the path) or of a form POST
+// (from the form field gofakes3 parsed, left in the request).
+func uploadKey(r *http.Request) string {
+	if !strings.HasPrefix(r.URL.Path, "/"+UploadsBucket) {
+		return ""
+	}
+	prefix := "/" + UploadsBucket + "/"
+	if r.Method == http.MethodPut && strings.HasPrefix(r.URL.Path, prefix) {
+		return strings.TrimPrefix(r.URL.Path, prefix)
+	}
+	if r.MultipartForm != nil {
+		if ks := r.MultipartForm.Value["key"]; len(ks) == 1 {
+			return ks[0]
+		}
+	}
+	return ""
+}
+
+type statusRecorder struct {
+	http.ResponseWriter
+	status int
+}
+
+func (r *statusRecorder) WriteHeader(code int) {
+	r.status = code
+	r.ResponseWriter.WriteHeader(code)
 }
 
 // DemoPassword is the password of every demo account.
@@ -238,6 +334,9 @@ func (s *Stack) Close() error {
 }
 
 func (s *Stack) closeBackends() {
+	if s.jobs != nil {
+		s.jobs.Close()
+	}
 	if s.dynamo != nil {
 		s.dynamo.Close()
 	}

@@ -21,6 +21,7 @@ import (
 type ListingsAPI interface {
 	GetItem(context.Context, *dynamodb.GetItemInput, ...func(*dynamodb.Options)) (*dynamodb.GetItemOutput, error)
 	PutItem(context.Context, *dynamodb.PutItemInput, ...func(*dynamodb.Options)) (*dynamodb.PutItemOutput, error)
+	DeleteItem(context.Context, *dynamodb.DeleteItemInput, ...func(*dynamodb.Options)) (*dynamodb.DeleteItemOutput, error)
 	Query(context.Context, *dynamodb.QueryInput, ...func(*dynamodb.Options)) (*dynamodb.QueryOutput, error)
 	BatchWriteItem(context.Context, *dynamodb.BatchWriteItemInput, ...func(*dynamodb.Options)) (*dynamodb.BatchWriteItemOutput, error)
 	BatchGetItem(context.Context, *dynamodb.BatchGetItemInput, ...func(*dynamodb.Options)) (*dynamodb.BatchGetItemOutput, error)
@@ -160,9 +161,10 @@ func (s *Listings) Get(ctx context.Context, id string) (listing.Listing, error) 
 		return listing.Listing{}, fault.Wrap(op, err)
 	}
 	var (
-		l     listing.Listing
-		found bool
-		stats listing.Stats
+		l      listing.Listing
+		found  bool
+		stats  listing.Stats
+		images []listing.Image
 	)
 	for _, item := range out.Items {
 		sk, _ := item[table.SK].(*types.AttributeValueMemberS)
@@ -181,12 +183,19 @@ func (s *Listings) Get(ctx context.Context, id string) (listing.Listing, error) 
 			if stats, err = decodeStats(item); err != nil {
 				return listing.Listing{}, fault.Wrap(op, err)
 			}
+		case isImageSK(sk.Value):
+			img, err := decodeImage(item)
+			if err != nil {
+				return listing.Listing{}, fault.Wrap(op, err)
+			}
+			images = append(images, img)
 		}
 	}
 	if !found {
 		return listing.Listing{}, fault.E(op, fault.NotFound, "no listing "+id)
 	}
 	l.Stats = &stats
+	l.Images = images
 	return l, nil
 }
 

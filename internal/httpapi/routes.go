@@ -15,6 +15,7 @@ type Deps struct {
 	Editor    *listing.Editor
 	Favorites *listing.Favorites
 	Views     *listing.Views
+	Images    *listing.Images
 	Accounts  *account.Service
 	Keys      JWKSSource
 	OpenIDDoc []byte
@@ -32,6 +33,9 @@ func Routes(d Deps) map[string]http.Handler {
 		"listing-update":  UpdateListing(d.Editor),
 		"listing-publish": PublishListing(d.Editor),
 		"listing-archive": ArchiveListing(d.Editor),
+
+		"listing-image-upload": RequestImageUpload(d.Images),
+		"listing-image-delete": DeleteImage(d.Images),
 
 		"favorite-add":    AddFavorite(d.Favorites),
 		"favorite-remove": RemoveFavorite(d.Favorites),

@@ -7,6 +7,7 @@ import (
 	"context"
 	"crypto/rand"
 	"regexp"
+	"strconv"
 	"strings"
 	"time"
 
@@ -49,8 +50,9 @@ type Listing struct {
 	UpdatedAt   time.Time  `json:"updatedAt"`
 	PublishedAt *time.Time `json:"publishedAt,omitempty"`
 	Version     int64      `json:"version"`
-	// Stats is only filled in when one listing is read.
-	Stats *Stats `json:"stats,omitempty"`
+	// Stats and Images are only filled in when one listing is read.
+	Stats  *Stats  `json:"stats,omitempty"`
+	Images []Image `json:"images,omitempty"`
 }
 
 // Visible reports whether the public may see the listing.
@@ -126,6 +128,14 @@ type Service struct {
 	index   Searcher
 	getter  Getter
 	events  Events
+	media   MediaURLs
+}
+
+// WithMedia returns the service filling in image URLs from media.
+func (s *Service) WithMedia(media MediaURLs) *Service {
+	c := *s
+	c.media = media
+	return &c
 }
 
 // WithSearch returns the service able to answer keyword queries through
@@ -160,6 +170,21 @@ func (s *Service) Get(ctx context.Context, id string) (Listing, error) {
 	if !l.Visible() {
 		return Listing{}, notFound
 	}
+	// The public sees ready images only; rejected uploads are the seller's
+	// business.
+	ready := l.Images[:0:0]
+	for _, img := range l.Images {
+		if img.Status == ImageReady {
+			if s.media != nil {
+				img.URLs = map[string]string{}
+				for _, v := range img.Variants {
+					img.URLs[strconv.Itoa(v.Width)] = s.media.URL(l.ID, img.ID, v)
+				}
+			}
+			ready = append(ready, img)
+		}
+	}
+	l.Images = ready
 	return l, nil
 }
 

@@ -47,6 +47,45 @@ func (r Route) Pattern() string { return r.Method + " " + r.Path }
 // Key returns the route as an API Gateway route key, "GET /v1/x/{id}".
 func (r Route) Key() string { return r.Method + " " + r.Path }
 
+// Queue is the SQS trigger of a worker function. Each queue has a
+// dead-letter queue that receives a message after MaxReceiveCount failed
+// deliveries.
+type Queue struct {
+	Name            string // logical name, e.g. "images"; the queue is mh-<stage>-<name>
+	BatchSize       int
+	BatchWindow     time.Duration
+	MaxReceiveCount int
+}
+
+// Bucket names the project's buckets by role.
+type Bucket string
+
+// The buckets. Uploads receives presigned POSTs (private; its uploads/
+// prefix notifies the images queue); media holds processed images served
+// by CloudFront.
+const (
+	Uploads Bucket = "uploads"
+	Media   Bucket = "media"
+)
+
+// S3Action is one S3 action a function may perform under a prefix.
+type S3Action string
+
+// The S3 actions functions use. A presigned POST is signed with the
+// signer's own credentials, so presigning needs PutObject.
+const (
+	GetObject    S3Action = "s3:GetObject"
+	PutObject    S3Action = "s3:PutObject"
+	DeleteObject S3Action = "s3:DeleteObject"
+)
+
+// BucketAccess grants actions on the keys of a bucket under a prefix.
+type BucketAccess struct {
+	Bucket  Bucket
+	Prefix  string
+	Actions []S3Action
+}
+
 // Alarms holds the thresholds of the per-function CloudWatch alarms.
 type Alarms struct {
 	// Errors is the number of failed invocations in five minutes that pages.
@@ -61,8 +100,10 @@ type Function struct {
 	Name        string
 	Description string
 	HTTP        *Route // nil for functions triggered otherwise
+	Queue       *Queue // the SQS trigger of a worker
 	Auth        Auth
 	Table       []TableAction
+	Buckets     []BucketAccess
 	MemoryMB    int
 	Timeout     time.Duration
 	// MaxBody bounds the request body the wrapper reads; larger bodies get 413.
@@ -145,6 +186,41 @@ func All() []Function {
 			Table:       []TableAction{GetItem, PutItem, BatchWriteItem},
 			MaxBody:     1 << 10,
 			Alarms:      Alarms{P95: 200 * time.Millisecond},
+		},
+		{
+			Name:        "listing-image-upload",
+			Description: "Returns a presigned POST for one image of the caller's listing.",
+			HTTP:        &Route{"POST", "/v1/listings/{id}/images"},
+			Auth:        Seller,
+			Table:       []TableAction{GetItem, Query},
+			Buckets:     []BucketAccess{{Bucket: Uploads, Prefix: "uploads/", Actions: []S3Action{PutObject}}},
+			MaxBody:     1 << 10,
+			Alarms:      Alarms{P95: 200 * time.Millisecond},
+		},
+		{
+			Name:        "listing-image-delete",
+			Description: "Removes an image from the caller's listing.",
+			HTTP:        &Route{"DELETE", "/v1/listings/{id}/images/{imageId}"},
+			Auth:        Seller,
+			Table:       []TableAction{GetItem, DeleteItem},
+			Buckets:     []BucketAccess{{Bucket: Media, Prefix: "listings/", Actions: []S3Action{DeleteObject}}},
+			MaxBody:     1 << 10,
+			Alarms:      Alarms{P95: 300 * time.Millisecond},
+		},
+		{
+			Name:        "image-worker",
+			Description: "Checks uploaded images, strips their metadata and writes thumbnails.",
+			Queue:       &Queue{Name: "images", BatchSize: 5, BatchWindow: time.Second, MaxReceiveCount: 3},
+			Auth:        Public, // not reachable over HTTP; the queue is its only trigger
+			Table:       []TableAction{GetItem, PutItem, DeleteItem},
+			Buckets: []BucketAccess{
+				{Bucket: Uploads, Prefix: "uploads/", Actions: []S3Action{GetObject, DeleteObject}},
+				{Bucket: Uploads, Prefix: "quarantine/", Actions: []S3Action{PutObject}},
+				{Bucket: Media, Prefix: "listings/", Actions: []S3Action{PutObject}},
+			},
+			MemoryMB: 1536, // decoding a 40-megapixel image peaks near 700 MB of heap
+			Timeout:  60 * time.Second,
+			Alarms:   Alarms{P95: 20 * time.Second},
 		},
 		{
 			Name:        "favorite-add",

@@ -84,7 +84,7 @@ func TestEveryEntryHasItsPieces(t *testing.T) {
 			assert.Containsf(t, handlers, fn.Name, "%s has no handler in httpapi.Routes (the dev server would not serve it)", fn.Name)
 		}
 		has := slices.ContainsFunc(samples, func(p string) bool { return sampleOwner(filepath.Base(p)) == fn.Name })
-		assert.Truef(t, has, "%s has no sample event in events/ (events/apigw-%s-<case>.json)", fn.Name, fn.Name)
+		assert.Truef(t, has, "%s has no sample event in events/ (events/apigw-%s-<case>.json or events/sqs-<queue>-<case>.json)", fn.Name, fn.Name)
 	}
 	for _, f := range folders {
 		assert.Containsf(t, names, f, "functions/%s has no registry entry", f)
@@ -97,17 +97,26 @@ func TestEveryEntryHasItsPieces(t *testing.T) {
 	}
 }
 
-// sampleOwner returns the function a sample belongs to: the longest registry
-// name that follows the trigger prefix ("apigw-", "sqs-", …).
+// sampleOwner returns the function a sample belongs to: for "apigw-" the
+// longest registry name that follows, for "sqs-" the consumer of the queue
+// named there.
 func sampleOwner(file string) string {
-	_, rest, ok := strings.Cut(strings.TrimSuffix(file, ".json"), "-")
+	trigger, rest, ok := strings.Cut(strings.TrimSuffix(file, ".json"), "-")
 	if !ok {
 		return ""
 	}
-	owner := ""
+	owner, best := "", ""
 	for _, fn := range registry.All() {
-		if strings.HasPrefix(rest, fn.Name+"-") && len(fn.Name) > len(owner) {
-			owner = fn.Name
+		name := fn.Name
+		switch {
+		case trigger == "apigw" && fn.HTTP != nil:
+		case trigger == "sqs" && fn.Queue != nil:
+			name = fn.Queue.Name
+		default:
+			continue
+		}
+		if strings.HasPrefix(rest, name+"-") && len(name) > len(best) {
+			owner, best = fn.Name, name
 		}
 	}
 	return owner
