@@ -8,11 +8,11 @@ import (
 
 	"github.com/aws/aws-lambda-go/lambda"
 	"github.com/awslabs/aws-lambda-go-api-proxy/httpadapter"
-	"github.com/getsentry/sentry-go"
 
 	"github.com/mountainhighway/marketplace/internal/auth"
 	"github.com/mountainhighway/marketplace/internal/config"
 	"github.com/mountainhighway/marketplace/internal/registry"
+	"github.com/mountainhighway/marketplace/internal/telemetry"
 )
 
 // App is what a function's build returns: its handler and, for functions
@@ -51,7 +51,7 @@ func Setup(ctx context.Context, name string, getenv func(string) string, build B
 		return nil, fmt.Errorf("config: %w", err)
 	}
 	cfg.Function = name
-	client, err := NewSentry(cfg)
+	client, err := telemetry.NewSentry(cfg)
 	if err != nil {
 		return nil, err
 	}
@@ -72,22 +72,4 @@ func Setup(ctx context.Context, name string, getenv func(string) string, build B
 		Verifier:    app.Verifier,
 	})
 	return w.Handler(app.Handler), nil
-}
-
-// NewSentry returns a Sentry client for the configuration, or nil when no
-// DSN is set, which disables reporting.
-func NewSentry(cfg config.Config) (*sentry.Client, error) {
-	if cfg.SentryDSN == "" {
-		return nil, nil
-	}
-	c, err := sentry.NewClient(sentry.ClientOptions{
-		Dsn:         cfg.SentryDSN,
-		Release:     cfg.Release,
-		Environment: cfg.Stage,
-		ServerName:  cfg.Function,
-	})
-	if err != nil {
-		return nil, fmt.Errorf("sentry: %w", err)
-	}
-	return c, nil
 }

@@ -102,25 +102,3 @@ func TestSetup(t *testing.T) {
 		})
 	}
 }
-
-func TestNewSentry(t *testing.T) {
-	c, err := lambdahttp.NewSentry(config.Config{})
-	require.NoError(t, err)
-	assert.Nil(t, c, "no DSN disables Sentry")
-
-	c, err = lambdahttp.NewSentry(config.Config{SentryDSN: "not a dsn"})
-	require.Error(t, err)
-	assert.Nil(t, c)
-	assert.Contains(t, err.Error(), "sentry:")
-
-	c, err = lambdahttp.NewSentry(config.Config{
-		SentryDSN: "https://public@example.com/1", Stage: "prod", Release: "r42", Function: "health",
-	})
-	require.NoError(t, err)
-	require.NotNil(t, c)
-	t.Cleanup(c.Close)
-	opts := c.Options()
-	assert.Equal(t, "prod", opts.Environment)
-	assert.Equal(t, "r42", opts.Release)
-	assert.Equal(t, "health", opts.ServerName)
-}

@@ -7,10 +7,10 @@ import (
 	"os"
 
 	"github.com/aws/aws-lambda-go/lambda"
-	"github.com/getsentry/sentry-go"
 
 	"github.com/mountainhighway/marketplace/internal/config"
 	"github.com/mountainhighway/marketplace/internal/registry"
+	"github.com/mountainhighway/marketplace/internal/telemetry"
 )
 
 // Build constructs a consumer's Handler from its configuration. It runs
@@ -39,10 +39,8 @@ func Setup(ctx context.Context, name string, getenv func(string) string, build B
 	if !ok {
 		return nil, fmt.Errorf("no function %q in the registry", name)
 	}
-	// Until the registry describes queue triggers, "not HTTP" is what
-	// identifies a consumer.
-	if fn.HTTP != nil {
-		return nil, fmt.Errorf("%s is an HTTP function, not a queue consumer", name)
+	if fn.Queue == nil {
+		return nil, fmt.Errorf("%s is not a queue consumer in the registry", name)
 	}
 	return setup(ctx, fn, getenv, build, os.Stdout)
 }
@@ -55,7 +53,7 @@ func setup(ctx context.Context, fn registry.Function, getenv func(string) string
 		return nil, fmt.Errorf("config: %w", err)
 	}
 	cfg.Function = fn.Name
-	client, err := newSentry(cfg)
+	client, err := telemetry.NewSentry(cfg)
 	if err != nil {
 		return nil, err
 	}
@@ -72,23 +70,4 @@ func setup(ctx context.Context, fn registry.Function, getenv func(string) string
 		Sentry:      client,
 	})
 	return w.Handler(h), nil
-}
-
-// newSentry returns a Sentry client for the configuration, or nil when no
-// DSN is set. It repeats lambdahttp.NewSentry rather than importing that
-// package, which would link the HTTP adapter into every worker binary.
-func newSentry(cfg config.Config) (*sentry.Client, error) {
-	if cfg.SentryDSN == "" {
-		return nil, nil
-	}
-	c, err := sentry.NewClient(sentry.ClientOptions{
-		Dsn:         cfg.SentryDSN,
-		Release:     cfg.Release,
-		Environment: cfg.Stage,
-		ServerName:  cfg.Function,
-	})
-	if err != nil {
-		return nil, fmt.Errorf("sentry: %w", err)
-	}
-	return c, nil
 }

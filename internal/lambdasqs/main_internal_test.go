@@ -33,7 +33,9 @@ func TestSetupRefusesWhatIsNotAConsumer(t *testing.T) {
 	_, err := Setup(t.Context(), "nope", getenv, build)
 	require.ErrorContains(t, err, `no function "nope"`)
 	_, err = Setup(t.Context(), "health", getenv, build)
-	require.ErrorContains(t, err, "health is an HTTP function")
+	require.ErrorContains(t, err, "health is not a queue consumer")
+	_, err = Setup(t.Context(), "image-worker", func(string) string { return "" }, build)
+	require.ErrorContains(t, err, "config:", "the registry's consumer gets as far as its configuration")
 }
 
 func TestSetup(t *testing.T) {
