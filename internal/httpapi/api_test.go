@@ -3,6 +3,8 @@ package httpapi_test
 import (
 	"bytes"
 	"encoding/json"
+	"fmt"
+	"os"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -68,10 +70,32 @@ func (l *logBuffer) lines(msg string) []map[string]any {
 	return out
 }
 
+// suiteCalls counts every DynamoDB call any test of this package makes
+// through the routes; TestMain fails the suite if one of them is a Scan.
+var suiteCalls = dynamo.NewCalls()
+
+func TestMain(m *testing.M) {
+	code := m.Run()
+	if code == 0 && os.Getenv(dynamotest.EndpointEnv) != "" {
+		calls := suiteCalls.Snapshot()
+		switch {
+		case suiteCalls.Total() == 0:
+			fmt.Fprintln(os.Stderr, "no DynamoDB call was counted: the counter is not installed")
+			code = 1
+		case calls["Scan"] > 0:
+			fmt.Fprintf(os.Stderr, "a request path used Scan %d times: %v\n", calls["Scan"], calls)
+			code = 1
+		default:
+			fmt.Fprintf(os.Stderr, "DynamoDB calls made by the routes during the suite, none a Scan: %v\n", calls)
+		}
+	}
+	os.Exit(code)
+}
+
 func newAPI(t *testing.T) *api {
 	t.Helper()
 	calls := dynamo.NewCalls()
-	db, name := dynamotest.NewTable(t, calls.Option())
+	db, name := dynamotest.NewTable(t, calls.Option(), suiteCalls.Option())
 	k, err := token.NewKey(time.Now())
 	require.NoError(t, err)
 	ks := token.KeySet{Keys: []token.Key{k}}
