@@ -3,6 +3,7 @@ package main
 import (
 	"fmt"
 	"slices"
+	"time"
 
 	"github.com/pulumi/pulumi-aws/sdk/v6/go/aws/cloudwatch"
 	"github.com/pulumi/pulumi-aws/sdk/v6/go/aws/sns"
@@ -19,6 +20,23 @@ const alarmPeriodSeconds = 300
 // detail lives in the function alarms; this one catches what they cannot see
 // (integration failures, throttled or timed-out invocations).
 const api5xxThreshold = 5
+
+// Queue alarm thresholds. A single message in a dead-letter queue is a job
+// that failed every delivery (for images: a seller's upload that never got
+// thumbnails), so it pages. A main queue whose oldest message waits a
+// quarter of an hour is not being consumed: with a batch window of seconds
+// and a worker of a minute, healthy queues never get near it.
+const (
+	dlqDepthThreshold     = 1
+	queueAgeThreshold     = 15 * time.Minute
+	workerFailedThreshold = 10
+)
+
+// emfFailed is the metric the queue wrapper (internal/lambdasqs) writes per
+// batch: the messages returned for retry. It is the workers' equivalent of
+// the HTTP functions' 5xx count, which Lambda's Errors cannot see because
+// the wrapper reports failures instead of failing the invocation.
+const emfFailed = "Failed"
 
 // runbookDir is where the on-call runbooks live in the repository; each alarm
 // description points at one so the page says what to do.
@@ -47,7 +65,7 @@ type alarmSpec struct {
 
 // newAlerting creates the alarm topic and, for every function and the API,
 // alarms that notify it both on alarm and on recovery.
-func newAlerting(ctx *pulumi.Context, cfg stackConfig, fns *functions, api *httpAPI) (*alerting, error) {
+func newAlerting(ctx *pulumi.Context, cfg stackConfig, fns *functions, api *httpAPI, work *jobs) (*alerting, error) {
 	a := &alerting{}
 	if err := ctx.RegisterComponentResource("mountain-highway:infra:Alerting", "alerting", a); err != nil {
 		return nil, err
@@ -74,6 +92,12 @@ func newAlerting(ctx *pulumi.Context, cfg stackConfig, fns *functions, api *http
 	var specs []alarmSpec
 	for _, fn := range fns.All {
 		specs = append(specs, functionAlarms(cfg, fn)...)
+		if fn.Spec.Queue != nil {
+			specs = append(specs, workerFailedAlarm(cfg, fn))
+		}
+	}
+	for _, q := range work.Queues {
+		specs = append(specs, queueAlarms(cfg, q)...)
 	}
 	specs = append(specs, alarmSpec{
 		logicalName: "api-5xx",
@@ -145,6 +169,57 @@ func functionAlarms(cfg stackConfig, fn *deployedFunction) []alarmSpec {
 			dimensions: dims,
 			extended:   "p95",
 			threshold:  float64(p95),
+		},
+	}
+}
+
+// workerFailedAlarm pages when a worker returns many messages for retry:
+// the early warning before they reach the dead-letter queue. It watches the
+// wrapper's EMF metric by its exact dimension set, registry name and stage.
+func workerFailedAlarm(cfg stackConfig, fn *deployedFunction) alarmSpec {
+	spec := fn.Spec
+	physical := cfg.name(spec.Name)
+	return alarmSpec{
+		logicalName: spec.Name + "-failed",
+		name:        physical + "-failed",
+		description: fmt.Sprintf("%s returned %d or more messages of queue %s for retry in %d s; after %d deliveries they go to %s. Runbook: %squeue-dlq.md",
+			physical, workerFailedThreshold, cfg.name(spec.Queue.Name), alarmPeriodSeconds, spec.Queue.MaxReceiveCount, cfg.name(spec.Queue.Name+"-dlq"), runbookDir),
+		namespace:  telemetry.Namespace,
+		metric:     emfFailed,
+		dimensions: pulumi.StringMap{"Function": pulumi.String(spec.Name), "Stage": pulumi.String(cfg.Stage)},
+		statistic:  "Sum",
+		threshold:  workerFailedThreshold,
+	}
+}
+
+// queueAlarms are the two alarms of every queue: anything in its dead-letter
+// queue, and a backlog nobody consumes. SQS publishes both metrics per
+// queue name, once a minute; Maximum over the period is what matters.
+func queueAlarms(cfg stackConfig, q *jobQueue) []alarmSpec {
+	physical := cfg.name(q.Name)
+	dlq := cfg.name(q.Name + "-dlq")
+	return []alarmSpec{
+		{
+			logicalName: "queue-" + q.Name + "-dlq-messages",
+			name:        dlq + "-messages",
+			description: fmt.Sprintf("CRITICAL: %s holds %d or more messages: jobs of %s that failed %d deliveries and will not be retried. Runbook: %squeue-dlq.md",
+				dlq, dlqDepthThreshold, cfg.name(q.Consumer.Name), q.Consumer.Queue.MaxReceiveCount, runbookDir),
+			namespace:  "AWS/SQS",
+			metric:     "ApproximateNumberOfMessagesVisible",
+			dimensions: pulumi.StringMap{"QueueName": q.DLQ.Name},
+			statistic:  "Maximum",
+			threshold:  dlqDepthThreshold,
+		},
+		{
+			logicalName: "queue-" + q.Name + "-age",
+			name:        physical + "-age",
+			description: fmt.Sprintf("The oldest message of %s has waited %d s or more: %s is not keeping up or not running. Runbook: %squeue-age.md",
+				physical, int(queueAgeThreshold/time.Second), cfg.name(q.Consumer.Name), runbookDir),
+			namespace:  "AWS/SQS",
+			metric:     "ApproximateAgeOfOldestMessage",
+			dimensions: pulumi.StringMap{"QueueName": q.Queue.Name},
+			statistic:  "Maximum",
+			threshold:  float64(queueAgeThreshold / time.Second),
 		},
 	}
 }

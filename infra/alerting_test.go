@@ -1,6 +1,7 @@
 package main
 
 import (
+	"strings"
 	"testing"
 	"time"
 
@@ -45,7 +46,9 @@ func TestFunctionAlarms(t *testing.T) {
 		t.Run(stage, func(t *testing.T) {
 			m := validSetup(stage).mustRun(t)
 			specs := registry.All()
-			require.Len(t, m.ofType(typeAlarm), 3*len(specs)+1+len(securityAlarms), "three per function, the API 5xx alarm and the security alarms")
+			workers := len(consumers(specs))
+			require.Len(t, m.ofType(typeAlarm), 3*len(specs)+1+len(securityAlarms)+3*workers,
+				"three per function, the API 5xx alarm, the security alarms, and per worker its Failed alarm and its queue's two")
 			topicArn := m.one(t, typeTopic, "alarms").out("arn")
 
 			for _, spec := range specs {
@@ -113,7 +116,7 @@ func TestAlarmThresholdsFollowEntry(t *testing.T) {
 		if err != nil {
 			return err
 		}
-		_, err = newAlerting(ctx, d.cfg, d.fns, d.api)
+		_, err = newAlerting(ctx, d.cfg, d.fns, d.api, d.jobs)
 		return err
 	})
 	require.NoError(t, err)
@@ -121,4 +124,71 @@ func TestAlarmThresholdsFollowEntry(t *testing.T) {
 	assert.Equal(t, float64(1500), m.one(t, typeAlarm, "custom-p95").in("threshold"))
 	assert.Contains(t, m.one(t, typeAlarm, "custom-p95").in("alarmDescription"), "1500 ms")
 	assert.Equal(t, float64(1), m.one(t, typeAlarm, "custom-throttles").in("threshold"))
+}
+
+// TestQueueAlarms checks both alarms of every registry queue with their
+// expected values written out: SQS's metric names, the deployed queue names
+// as the only dimension, and the runbooks.
+func TestQueueAlarms(t *testing.T) {
+	for _, stage := range stages {
+		t.Run(stage, func(t *testing.T) {
+			m := validSetup(stage).mustRun(t)
+			topicArn := m.one(t, typeTopic, "alarms").out("arn")
+			for _, spec := range registryConsumers(t) {
+				q := physical(stage, spec.Queue.Name)
+				tests := []struct {
+					logical, name, metric, queue, runbook string
+					threshold                             float64
+				}{
+					{"queue-" + spec.Queue.Name + "-dlq-messages", q + "-dlq-messages", "ApproximateNumberOfMessagesVisible", q + "-dlq", "docs/runbooks/queue-dlq.md", 1},
+					{"queue-" + spec.Queue.Name + "-age", q + "-age", "ApproximateAgeOfOldestMessage", q, "docs/runbooks/queue-age.md", 900},
+				}
+				for _, tt := range tests {
+					a := m.one(t, typeAlarm, tt.logical)
+					assert.Equal(t, tt.name, a.in("name"))
+					assert.Equal(t, "AWS/SQS", a.in("namespace"), tt.logical)
+					assert.Equal(t, tt.metric, a.in("metricName"), tt.logical)
+					assert.Equal(t, map[string]any{"QueueName": tt.queue}, a.in("dimensions"), tt.logical)
+					assert.Equal(t, "Maximum", a.in("statistic"), tt.logical)
+					assert.Equal(t, float64(300), a.in("period"), tt.logical)
+					assert.Equal(t, "GreaterThanOrEqualToThreshold", a.in("comparisonOperator"), tt.logical)
+					assert.Equal(t, tt.threshold, a.in("threshold"), tt.logical)
+					assert.Equal(t, []any{topicArn}, a.in("alarmActions"), tt.logical)
+					assert.Equal(t, []any{topicArn}, a.in("okActions"), tt.logical)
+					assert.Contains(t, a.in("alarmDescription"), tt.runbook, tt.logical)
+					assert.Contains(t, a.in("alarmDescription"), tt.queue, tt.logical)
+				}
+				assert.True(t, strings.HasPrefix(m.one(t, typeAlarm, tests[0].logical).in("alarmDescription").(string), "CRITICAL: "),
+					"a dead letter is a job that will never run")
+			}
+		})
+	}
+}
+
+// TestWorkerFailedAlarm checks that every queue consumer, and nothing else,
+// has an alarm on the wrapper's Failed metric.
+func TestWorkerFailedAlarm(t *testing.T) {
+	for _, stage := range stages {
+		t.Run(stage, func(t *testing.T) {
+			m := validSetup(stage).mustRun(t)
+			for _, spec := range registry.All() {
+				found := m.ofTypeNamed(typeAlarm, spec.Name+"-failed")
+				if spec.Queue == nil {
+					assert.Empty(t, found, "%s is not a worker", spec.Name)
+					continue
+				}
+				require.Len(t, found, 1, spec.Name)
+				a := found[0]
+				assert.Equal(t, physical(stage, spec.Name)+"-failed", a.in("name"))
+				assert.Equal(t, "MountainHighway", a.in("namespace"))
+				assert.Equal(t, "Failed", a.in("metricName"))
+				assert.Equal(t, map[string]any{"Function": spec.Name, "Stage": stage}, a.in("dimensions"),
+					"EMF dimension sets are exact: both are needed")
+				assert.Equal(t, "Sum", a.in("statistic"))
+				assert.Equal(t, float64(10), a.in("threshold"))
+				assert.Equal(t, float64(300), a.in("period"))
+				assert.Contains(t, a.in("alarmDescription"), "docs/runbooks/queue-dlq.md")
+			}
+		})
+	}
 }

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+	"time"
 
 	"github.com/mountainhighway/marketplace/internal/registry"
 	"github.com/mountainhighway/marketplace/internal/telemetry"
@@ -37,6 +38,13 @@ const (
 	emfColdStart    = "ColdStart"    // 1 on the first request of an environment
 )
 
+// The metrics the queue wrapper (internal/lambdasqs) writes per batch, with
+// the same namespace and dimensions; a test runs it and compares. Failed is
+// emfFailed (alerting.go).
+const (
+	emfProcessed = "Processed" // messages handled successfully
+)
+
 // dashboardInput is everything the overview dashboard shows, as plain
 // values: the deployed names are resolved before the body is built.
 type dashboardInput struct {
@@ -44,7 +52,14 @@ type dashboardInput struct {
 	APIID, APIStage        string
 	Table                  string   // deployed table name
 	Indexes                []string // its global secondary indexes
+	Queues                 []dashboardQueue
 	Functions              []dashboardFunction
+}
+
+// dashboardQueue is one registry queue with its deployed names.
+type dashboardQueue struct {
+	Name       string // registry name, "images"
+	Queue, DLQ string // deployed queue names
 }
 
 // dashboardFunction is one registry entry with its deployed names.
@@ -131,8 +146,8 @@ func metric(namespace, name string, dims []string, stat, label string) []any {
 }
 
 // dashboardBody returns the JSON body of the overview dashboard: a header,
-// the API row, the table row, one row per registry function, and the latest
-// error lines.
+// the API row, the table row, the Security row, one row per queue, one row
+// per registry function, and the latest error lines.
 func dashboardBody(in dashboardInput) (string, error) {
 	widgets := dashboardWidgets(in)
 	if len(widgets) > maxDashboardWidgets {
@@ -157,6 +172,10 @@ func dashboardWidgets(in dashboardInput) []widget {
 	y += rowHeight
 	if sec := securityWidgets(in); len(sec) > 0 {
 		ws = append(ws, row(y, sec)...)
+		y += rowHeight
+	}
+	for _, q := range in.Queues {
+		ws = append(ws, row(y, queueWidgets(in, q))...)
 		y += rowHeight
 	}
 	for _, fn := range in.Functions {
@@ -204,7 +223,8 @@ func row(y int, items []sized) []widget {
 func headerMarkdown(in dashboardInput) string {
 	return strings.Join([]string{
 		fmt.Sprintf("# Mountain Highway · %s · release `%s` · %s", in.Stage, in.Release, in.Region),
-		"Row 1 is the HTTP API, row 2 the DynamoDB table, row 3 Security (sign-ins, lockouts, refresh-token reuse, sign-ups and role changes). " +
+		"Row 1 is the HTTP API, row 2 the DynamoDB table, row 3 Security (sign-ins, lockouts, refresh-token reuse, sign-ups and role changes), " +
+			"then one row per queue (backlog, in flight, age of the oldest message, dead-letter queue). " +
 			"Then one row per function: Lambda's own metrics on the left, the wrapper's EMF metrics " +
 			"(namespace " + telemetry.Namespace + ") on the right. The latest ERROR lines are at the bottom.",
 		fmt.Sprintf("Alarms notify SNS topic `mh-%s-alarms`; each names its runbook in `docs/runbooks/`. "+
@@ -321,6 +341,38 @@ func securityWidgets(in dashboardInput) []sized {
 	return out
 }
 
+// queueWidgets are one queue's row: its backlog, the messages a consumer
+// holds, how long the oldest has waited (with the age alarm's line) and
+// the dead-letter queue's depth (with the DLQ alarm's line). Each metric is
+// Maximum, as the alarms use it.
+func queueWidgets(in dashboardInput, q dashboardQueue) []sized {
+	const ns = "AWS/SQS"
+	dims := []string{"QueueName", q.Queue}
+	graph := func(title, unit string, period int, m []any, alarm *annotation) metricProperties {
+		p := metricProperties{
+			Title: q.Name + " queue: " + title, Region: in.Region, View: "timeSeries", Period: period,
+			Metrics: [][]any{m}, YAxis: yAxes{Left: yAxis{Label: unit}},
+		}
+		if alarm != nil {
+			p.Annotations = &annotations{Horizontal: []annotation{*alarm}}
+		}
+		return p
+	}
+	ageAlarm := float64(queueAgeThreshold / time.Second)
+	return []sized{
+		{6, graph("visible (backlog)", "count", dashboardPeriodSeconds,
+			metric(ns, "ApproximateNumberOfMessagesVisible", dims, "Maximum", "visible"), nil)},
+		{6, graph("in flight", "count", dashboardPeriodSeconds,
+			metric(ns, "ApproximateNumberOfMessagesNotVisible", dims, "Maximum", "in flight"), nil)},
+		{6, graph("age of oldest message", "s", alarmPeriodSeconds,
+			metric(ns, "ApproximateAgeOfOldestMessage", dims, "Maximum", "age"),
+			&annotation{Label: fmt.Sprintf("age alarm %g s", ageAlarm), Value: ageAlarm})},
+		{6, graph("dead-letter queue depth", "count", alarmPeriodSeconds,
+			metric(ns, "ApproximateNumberOfMessagesVisible", []string{"QueueName", q.DLQ}, "Maximum", "dead letters"),
+			&annotation{Label: fmt.Sprintf("DLQ alarm %d", dlqDepthThreshold), Value: dlqDepthThreshold})},
+	}
+}
+
 // tableOperations are the DynamoDB operations the functions are allowed, in
 // registry order. ConditionCheckItem is not an operation of its own: DynamoDB
 // reports it inside TransactWriteItems.
@@ -368,6 +420,25 @@ func functionWidgets(in dashboardInput, fn dashboardFunction) []sized {
 		Value: float64(p95),
 	}}}
 
+	// Workers report messages, not responses: the queue wrapper writes
+	// Processed and Failed per batch, and its Latency is the batch's.
+	latency := graph(name+": handler latency (wrapper)", "ms", dashboardPeriodSeconds,
+		metric(telemetry.Namespace, emfLatency, emfDims, "p95", "p95"),
+	)
+	outcomes := graph(name+": 5xx, 4xx, cold starts (wrapper)", "count", dashboardPeriodSeconds,
+		metric(telemetry.Namespace, emfErrors, emfDims, "Sum", "5xx"),
+		metric(telemetry.Namespace, emfClientErrors, emfDims, "Sum", "4xx"),
+		metric(telemetry.Namespace, emfColdStart, emfDims, "Sum", "cold starts"),
+	)
+	if fn.Spec.Queue != nil {
+		latency.Title = name + ": batch latency (wrapper)"
+		outcomes = graph(name+": messages processed, failed, cold starts (wrapper)", "count", dashboardPeriodSeconds,
+			metric(telemetry.Namespace, emfProcessed, emfDims, "Sum", "processed"),
+			metric(telemetry.Namespace, emfFailed, emfDims, "Sum", "failed"),
+			metric(telemetry.Namespace, emfColdStart, emfDims, "Sum", "cold starts"),
+		)
+	}
+
 	return []sized{
 		{6, graph(name+": invocations, errors, throttles", "count", dashboardPeriodSeconds,
 			metric(lambda, "Invocations", lambdaDims, "Sum", "invocations"),
@@ -378,14 +449,8 @@ func functionWidgets(in dashboardInput, fn dashboardFunction) []sized {
 		{4, graph(name+": concurrent executions", "count", dashboardPeriodSeconds,
 			metric(lambda, "ConcurrentExecutions", lambdaDims, "Maximum", "concurrent"),
 		)},
-		{4, graph(name+": handler latency (wrapper)", "ms", dashboardPeriodSeconds,
-			metric(telemetry.Namespace, emfLatency, emfDims, "p95", "p95"),
-		)},
-		{4, graph(name+": 5xx, 4xx, cold starts (wrapper)", "count", dashboardPeriodSeconds,
-			metric(telemetry.Namespace, emfErrors, emfDims, "Sum", "5xx"),
-			metric(telemetry.Namespace, emfClientErrors, emfDims, "Sum", "4xx"),
-			metric(telemetry.Namespace, emfColdStart, emfDims, "Sum", "cold starts"),
-		)},
+		{4, latency},
+		{4, outcomes},
 	}
 }
 

@@ -30,6 +30,7 @@ type deployedFunction struct {
 	Spec     registry.Function
 	Function *lambda.Function
 	Role     *iam.Role
+	Policy   *iam.RolePolicy
 	LogGroup *cloudwatch.LogGroup
 }
 
@@ -41,6 +42,25 @@ type functions struct {
 	// All holds the functions in registry order, which keeps names and
 	// exports stable between runs.
 	All []*deployedFunction
+}
+
+// byName returns the deployed function with a registry name, or nil.
+func (f *functions) byName(name string) *deployedFunction {
+	for _, fn := range f.All {
+		if fn.Spec.Name == name {
+			return fn
+		}
+	}
+	return nil
+}
+
+// functionDeps are the resources the functions are configured with and
+// granted access to.
+type functionDeps struct {
+	Data   *dataStore
+	Tokens tokenSettings
+	Media  *media
+	Jobs   *jobs
 }
 
 // tokenSettings are what the functions need to know about access tokens:
@@ -61,7 +81,7 @@ func newTokenSettings(cfg stackConfig, api *httpAPI, id *identity) tokenSettings
 
 // newFunctions creates one function per spec. Adding a registry entry is all it
 // takes to deploy a new function.
-func newFunctions(ctx *pulumi.Context, cfg stackConfig, specs []registry.Function, data *dataStore, tokens tokenSettings) (*functions, error) {
+func newFunctions(ctx *pulumi.Context, cfg stackConfig, specs []registry.Function, deps functionDeps) (*functions, error) {
 	if err := validateSpecs(cfg, specs); err != nil {
 		return nil, err
 	}
@@ -75,7 +95,7 @@ func newFunctions(ctx *pulumi.Context, cfg stackConfig, specs []registry.Functio
 	}
 	names := pulumi.StringMap{}
 	for _, spec := range specs {
-		fn, err := newFunction(ctx, cfg, f, spec, data, tokens, assumeRole)
+		fn, err := newFunction(ctx, cfg, f, spec, deps, assumeRole)
 		if err != nil {
 			return nil, fmt.Errorf("function %s: %w", spec.Name, err)
 		}
@@ -88,14 +108,15 @@ func newFunctions(ctx *pulumi.Context, cfg stackConfig, specs []registry.Functio
 	return f, nil
 }
 
-// validateSpecs checks every entry with validateSpec.
+// validateSpecs checks every entry with validateSpec, and that no queue has
+// two consumers.
 func validateSpecs(cfg stackConfig, specs []registry.Function) error {
 	for _, spec := range specs {
 		if err := validateSpec(cfg, spec); err != nil {
 			return err
 		}
 	}
-	return nil
+	return validateConsumers(specs)
 }
 
 // validateSpec catches registry entries AWS would reject (or accept wrongly)
@@ -115,10 +136,16 @@ func validateSpec(cfg stackConfig, spec registry.Function) error {
 			return fmt.Errorf("function %s: %w", spec.Name, err)
 		}
 	}
+	if err := validateQueue(cfg, spec); err != nil {
+		return err
+	}
+	if err := validateBucketAccess(spec); err != nil {
+		return err
+	}
 	return validateTableActions(spec)
 }
 
-func newFunction(ctx *pulumi.Context, cfg stackConfig, parent pulumi.Resource, spec registry.Function, data *dataStore, tokens tokenSettings, assumeRole string) (*deployedFunction, error) {
+func newFunction(ctx *pulumi.Context, cfg stackConfig, parent pulumi.Resource, spec registry.Function, deps functionDeps, assumeRole string) (*deployedFunction, error) {
 	physical := cfg.name(spec.Name)
 	child := pulumi.Parent(parent)
 
@@ -141,12 +168,28 @@ func newFunction(ctx *pulumi.Context, cfg stackConfig, parent pulumi.Resource, s
 		return nil, err
 	}
 
-	policyJSON := pulumi.All(logGroup.Arn, data.Table.Arn, tokens.SigningKeysArn).ApplyT(func(values []any) (string, error) {
+	queueArn := pulumi.String("").ToStringOutput()
+	if spec.Queue != nil {
+		q := deps.Jobs.queue(spec.Queue.Name)
+		if q == nil {
+			return nil, fmt.Errorf("queue %s is not deployed", spec.Queue.Name)
+		}
+		queueArn = q.Queue.Arn
+	}
+	values := []any{logGroup.Arn, deps.Data.Table.Arn, deps.Tokens.SigningKeysArn, queueArn}
+	for _, b := range buckets {
+		values = append(values, deps.Media.bucket(b).Arn)
+	}
+	policyJSON := pulumi.All(values...).ApplyT(func(values []any) (string, error) {
 		arns, err := asStrings(values)
 		if err != nil {
 			return "", fmt.Errorf("policy of %s: ARNs: %w", spec.Name, err)
 		}
-		return functionPolicy(spec, arns[0], arns[1], arns[2])
+		in := policyARNs{LogGroup: arns[0], Table: arns[1], SigningKeys: arns[2], Queue: arns[3], Buckets: map[registry.Bucket]string{}}
+		for i, b := range buckets {
+			in.Buckets[b] = arns[4+i]
+		}
+		return functionPolicy(spec, in)
 	})
 	policy, err := iam.NewRolePolicy(ctx, spec.Name+"-policy", &iam.RolePolicyArgs{
 		Name:   pulumi.String(physical),
@@ -174,31 +217,38 @@ func newFunction(ctx *pulumi.Context, cfg stackConfig, parent pulumi.Resource, s
 			LogFormat: pulumi.String("Text"),
 			LogGroup:  logGroup.Name,
 		},
-		Environment: lambda.FunctionEnvironmentArgs{Variables: environment(cfg, spec, data, tokens)},
+		Environment: lambda.FunctionEnvironmentArgs{Variables: environment(cfg, spec, deps)},
 		// Without its permissions in place first, the first cold start after a
 		// deploy could fail to write logs or read the table.
 	}, child, pulumi.DependsOn([]pulumi.Resource{logGroup, policy}))
 	if err != nil {
 		return nil, err
 	}
-	return &deployedFunction{Spec: spec, Function: fn, Role: role, LogGroup: logGroup}, nil
+	return &deployedFunction{Spec: spec, Function: fn, Role: role, Policy: policy, LogGroup: logGroup}, nil
 }
 
 // environment is a function's configuration, under the names
 // internal/config.Load reads. Every function gets the issuer and audience,
-// because the wrapper verifies tokens itself behind the authorizer; only the
-// signing functions learn where the private keys are.
-func environment(cfg stackConfig, spec registry.Function, data *dataStore, tokens tokenSettings) pulumi.StringMap {
+// because the wrapper verifies tokens itself behind the authorizer, and the
+// bucket names and media URL, which are not secret and which a listing
+// response needs to build image URLs whether or not the function touches a
+// bucket itself; only the signing functions learn where the private keys
+// are.
+func environment(cfg stackConfig, spec registry.Function, deps functionDeps) pulumi.StringMap {
+	tokens := deps.Tokens
 	vars := pulumi.StringMap{
-		"STAGE":         pulumi.String(cfg.Stage),
-		"FUNCTION_NAME": pulumi.String(spec.Name),
-		"RELEASE":       pulumi.String(cfg.Release),
-		"TABLE_NAME":    data.Table.Name,
-		"SENTRY_DSN":    cfg.SentryDSN,
-		"CURSOR_KEY":    cfg.CursorKey,
-		"LOG_LEVEL":     pulumi.String("info"),
-		"ISSUER":        tokens.Issuer,
-		"AUDIENCE":      pulumi.String(tokens.Audience),
+		"STAGE":          pulumi.String(cfg.Stage),
+		"FUNCTION_NAME":  pulumi.String(spec.Name),
+		"RELEASE":        pulumi.String(cfg.Release),
+		"TABLE_NAME":     deps.Data.Table.Name,
+		"SENTRY_DSN":     cfg.SentryDSN,
+		"CURSOR_KEY":     cfg.CursorKey,
+		"LOG_LEVEL":      pulumi.String("info"),
+		"ISSUER":         tokens.Issuer,
+		"AUDIENCE":       pulumi.String(tokens.Audience),
+		"UPLOADS_BUCKET": deps.Media.Uploads.Bucket,
+		"MEDIA_BUCKET":   deps.Media.Media.Bucket,
+		"MEDIA_BASE_URL": deps.Media.BaseURL,
 	}
 	if spec.Signs {
 		vars["SIGNING_KEYS_SECRET"] = tokens.SigningKeysArn

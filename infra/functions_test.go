@@ -10,6 +10,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	appconfig "github.com/mountainhighway/marketplace/internal/config"
 	"github.com/mountainhighway/marketplace/internal/registry"
 )
 
@@ -43,6 +44,10 @@ func TestFunctionPerRegistryEntry(t *testing.T) {
 					"LOG_LEVEL":     "info",
 					"ISSUER":        apiEndpoint,
 					"AUDIENCE":      "mountain-highway",
+					// Every function, as internal/config reads them.
+					"UPLOADS_BUCKET": "mh-" + stage + "-uploads-" + testAccount,
+					"MEDIA_BUCKET":   "mh-" + stage + "-media-" + testAccount,
+					"MEDIA_BASE_URL": "https://" + testCDNDomain,
 				}
 				if spec.Signs {
 					want["SIGNING_KEYS_SECRET"] = signingKeysArn(stage)
@@ -52,7 +57,7 @@ func TestFunctionPerRegistryEntry(t *testing.T) {
 					v := lookup(resource.NewObjectProperty(fn.Inputs), "environment", "variables", secret)
 					assert.True(t, containsSecret(v), "%s: %s must stay a secret in state", spec.Name, secret)
 				}
-				for _, public := range []string{"STAGE", "FUNCTION_NAME"} {
+				for _, public := range []string{"STAGE", "FUNCTION_NAME", "UPLOADS_BUCKET", "MEDIA_BUCKET", "MEDIA_BASE_URL"} {
 					v := lookup(resource.NewObjectProperty(fn.Inputs), "environment", "variables", public)
 					assert.False(t, containsSecret(v), "%s: %s is not a secret", spec.Name, public)
 				}
@@ -124,9 +129,11 @@ func TestRolePolicyLeastPrivilege(t *testing.T) {
 func assertFunctionPolicy(t *testing.T, doc policyDocument, spec registry.Function, stage string) {
 	t.Helper()
 	logGroupArn := "arn:aws:logs:" + testRegion + ":" + testAccount + ":log-group:/aws/lambda/" + physical(stage, spec.Name)
-	var logs, xray, table, secrets []policyStatement
+	var logs, xray, table, secrets, queues, objects []policyStatement
 	for _, st := range doc.Statement {
 		assert.Equal(t, "Allow", st.Effect, spec.Name)
+		assert.Nil(t, st.Condition, spec.Name)
+		require.NotEmpty(t, st.Action, spec.Name)
 		for _, a := range st.Action {
 			assert.NotContains(t, a, "*", "%s: wildcard action %q", spec.Name, a)
 		}
@@ -139,10 +146,42 @@ func assertFunctionPolicy(t *testing.T, doc policyDocument, spec registry.Functi
 			table = append(table, st)
 		case strings.HasPrefix(st.Action[0], "secretsmanager:"):
 			secrets = append(secrets, st)
+		case strings.HasPrefix(st.Action[0], "sqs:"):
+			queues = append(queues, st)
+		case strings.HasPrefix(st.Action[0], "s3:"):
+			objects = append(objects, st)
 		default:
 			t.Errorf("%s: unexpected statement %+v", spec.Name, st)
 		}
 	}
+
+	if spec.Queue == nil {
+		assert.Empty(t, queues, "%s consumes no queue, so no sqs statement", spec.Name)
+	} else {
+		require.Len(t, queues, 1, spec.Name)
+		assert.ElementsMatch(t, []string{"sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:GetQueueAttributes", "sqs:ChangeMessageVisibility"}, queues[0].Action, spec.Name)
+		assert.Equal(t, []string{queueArn(stage, spec.Queue.Name)}, queues[0].Resource, "%s consumes exactly its own queue", spec.Name)
+	}
+
+	// The S3 statements are exactly the registry's grants: one per
+	// BucketAccess, its actions on its prefix's keys, nothing bucket-level.
+	type grant struct {
+		resource string
+		actions  []string
+	}
+	var wantGrants, gotGrants []grant
+	for _, access := range spec.Buckets {
+		g := grant{resource: bucketArn(stage, access.Bucket) + "/" + access.Prefix + "*"}
+		for _, a := range access.Actions {
+			g.actions = append(g.actions, string(a))
+		}
+		wantGrants = append(wantGrants, g)
+	}
+	for _, st := range objects {
+		require.Len(t, st.Resource, 1, spec.Name)
+		gotGrants = append(gotGrants, grant{resource: st.Resource[0], actions: st.Action})
+	}
+	assert.Equal(t, wantGrants, gotGrants, "%s: S3 statements", spec.Name)
 	require.Len(t, logs, 1, spec.Name)
 	assert.ElementsMatch(t, []string{"logs:CreateLogStream", "logs:PutLogEvents"}, logs[0].Action, spec.Name)
 	assert.Equal(t, []string{logGroupArn + ":*"}, logs[0].Resource, "%s writes only to its own log group", spec.Name)
@@ -172,22 +211,31 @@ func assertFunctionPolicy(t *testing.T, doc policyDocument, spec registry.Functi
 
 // TestFunctionPolicy covers shapes the current registry may not contain.
 func TestFunctionPolicy(t *testing.T) {
+	images := &registry.Queue{Name: "images", BatchSize: 1, MaxReceiveCount: 3}
+	twoPrefixes := []registry.BucketAccess{
+		{Bucket: registry.Uploads, Prefix: "a/", Actions: []registry.S3Action{registry.GetObject, registry.DeleteObject}},
+		{Bucket: registry.Media, Prefix: "b/c/", Actions: []registry.S3Action{registry.PutObject}},
+	}
 	tests := []struct {
 		name    string
 		actions []registry.TableAction
 		signs   bool
+		queue   *registry.Queue
+		buckets []registry.BucketAccess
 	}{
-		{"no table access", nil, false},
-		{"read one item", []registry.TableAction{registry.GetItem}, false},
-		{"transactional writer", []registry.TableAction{registry.PutItem, registry.UpdateItem, registry.ConditionCheck, registry.Query}, false},
-		{"signer without table access", nil, true},
-		{"signer with table access", []registry.TableAction{registry.GetItem, registry.PutItem}, true},
+		{"no table access", nil, false, nil, nil},
+		{"read one item", []registry.TableAction{registry.GetItem}, false, nil, nil},
+		{"transactional writer", []registry.TableAction{registry.PutItem, registry.UpdateItem, registry.ConditionCheck, registry.Query}, false, nil, nil},
+		{"signer without table access", nil, true, nil, nil},
+		{"signer with table access", []registry.TableAction{registry.GetItem, registry.PutItem}, true, nil, nil},
+		{"queue consumer", nil, false, images, nil},
+		{"two prefixes in two buckets", nil, false, nil, twoPrefixes},
+		{"consumer with buckets and table", []registry.TableAction{registry.GetItem}, false, images, twoPrefixes},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			spec := registry.Function{Name: "fn", Table: tt.actions, Signs: tt.signs}
-			lg := "arn:aws:logs:" + testRegion + ":" + testAccount + ":log-group:/aws/lambda/" + physical(stageStaging, "fn")
-			got, err := functionPolicy(spec, lg, tableArn(stageStaging), signingKeysArn(stageStaging))
+			spec := registry.Function{Name: "fn", Table: tt.actions, Signs: tt.signs, Queue: tt.queue, Buckets: tt.buckets}
+			got, err := functionPolicy(spec, testPolicyARNs(spec))
 			require.NoError(t, err)
 			var doc policyDocument
 			decodeJSON(t, got, &doc)
@@ -195,6 +243,39 @@ func TestFunctionPolicy(t *testing.T) {
 			assertFunctionPolicy(t, doc, spec, stageStaging)
 		})
 	}
+}
+
+// testPolicyARNs are the ARNs the mocks give a staging function's resources.
+func testPolicyARNs(spec registry.Function) policyARNs {
+	arns := policyARNs{
+		LogGroup:    "arn:aws:logs:" + testRegion + ":" + testAccount + ":log-group:/aws/lambda/" + physical(stageStaging, spec.Name),
+		Table:       tableArn(stageStaging),
+		SigningKeys: signingKeysArn(stageStaging),
+		Buckets:     map[registry.Bucket]string{},
+	}
+	if spec.Queue != nil {
+		arns.Queue = queueArn(stageStaging, spec.Queue.Name)
+	}
+	for _, b := range buckets {
+		arns.Buckets[b] = bucketArn(stageStaging, b)
+	}
+	return arns
+}
+
+// TestFunctionPolicyMissingARN checks that a policy is never built with a
+// hole where a queue or bucket ARN should be.
+func TestFunctionPolicyMissingARN(t *testing.T) {
+	consumer := registry.Function{Name: "w", Queue: &registry.Queue{Name: "images"}}
+	arns := testPolicyARNs(consumer)
+	arns.Queue = ""
+	_, err := functionPolicy(consumer, arns)
+	require.Error(t, err)
+	assert.Contains(t, err.Error(), "queue images has no ARN")
+
+	reader := registry.Function{Name: "r", Buckets: []registry.BucketAccess{{Bucket: "archive", Prefix: "x/", Actions: []registry.S3Action{registry.GetObject}}}}
+	_, err = functionPolicy(reader, testPolicyARNs(reader))
+	require.Error(t, err)
+	assert.Contains(t, err.Error(), `bucket "archive" has no ARN`)
 }
 
 func TestValidateSpec(t *testing.T) {
@@ -309,4 +390,28 @@ func TestSigningKeysOnlyForSigners(t *testing.T) {
 	}
 	assert.NotEmpty(t, signers, "the registry has signing functions")
 	assert.NotContains(t, signers, "jwks", "the key set endpoint serves public keys only")
+}
+
+// TestEnvironmentLoads feeds every deployed function's environment to the
+// functions' own config loader, so a variable renamed on either side fails
+// here instead of at the first cold start.
+func TestEnvironmentLoads(t *testing.T) {
+	m := validSetup(stageProd).mustRun(t)
+	for _, spec := range registry.All() {
+		env, ok := m.one(t, typeFunction, spec.Name).in("environment").(map[string]any)
+		require.True(t, ok, spec.Name)
+		vars, ok := env["variables"].(map[string]any)
+		require.True(t, ok, spec.Name)
+		got, err := appconfig.Load(func(k string) string {
+			s, _ := vars[k].(string)
+			return s
+		})
+		require.NoError(t, err, spec.Name)
+		assert.Equal(t, spec.Name, got.Function)
+		assert.Equal(t, stageProd, got.Stage)
+		assert.Equal(t, "mh-prod-uploads-"+testAccount, got.UploadsBucket, spec.Name)
+		assert.Equal(t, "mh-prod-media-"+testAccount, got.MediaBucket, spec.Name)
+		assert.Equal(t, "https://"+testCDNDomain, got.MediaBaseURL, spec.Name)
+		assert.Empty(t, got.S3Endpoint, "%s talks to real S3 in AWS", spec.Name)
+	}
 }

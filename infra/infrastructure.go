@@ -7,10 +7,12 @@ import (
 )
 
 // infrastructure is every component of the stack, returned so that tests and
-// later components (jobs, media) can reach what they build on.
+// later components can reach what they build on.
 type infrastructure struct {
 	Data          *dataStore
 	Identity      *identity
+	Media         *media
+	Jobs          *jobs
 	Functions     *functions
 	API           *httpAPI
 	Alerting      *alerting
@@ -19,9 +21,10 @@ type infrastructure struct {
 
 // newInfrastructure builds the whole stack in dependency order: the table
 // and the signing-key secret first, then the API (whose URL is the tokens'
-// issuer), the functions that use all three, the routes to them, then the
-// alarms, dashboard and saved queries that watch everything. It also exports
-// the stack outputs.
+// issuer), the buckets and distribution, the queues (fed by the uploads
+// bucket), the functions that use all of them, the queue consumers and HTTP
+// routes that trigger the functions, then the alarms, dashboard and saved
+// queries that watch everything. It also exports the stack outputs.
 func newInfrastructure(ctx *pulumi.Context, cfg stackConfig) (*infrastructure, error) {
 	// Checked before the first resource, so a bad setting deploys nothing.
 	specs := registry.All()
@@ -32,7 +35,17 @@ func newInfrastructure(ctx *pulumi.Context, cfg stackConfig) (*infrastructure, e
 	if err := validateSpecs(cfg, specs); err != nil {
 		return nil, err
 	}
+	if err := validateNotifications(specs, objectNotifications); err != nil {
+		return nil, err
+	}
 	if err := checkDashboard(specs); err != nil {
+		return nil, err
+	}
+	account, err := awsAccount(ctx)
+	if err != nil {
+		return nil, err
+	}
+	if err := validateBucketNames(cfg, account); err != nil {
 		return nil, err
 	}
 
@@ -48,23 +61,34 @@ func newInfrastructure(ctx *pulumi.Context, cfg stackConfig) (*infrastructure, e
 	if err != nil {
 		return nil, err
 	}
-	fns, err := newFunctions(ctx, cfg, specs, data, newTokenSettings(cfg, api, id))
+	store, err := newMedia(ctx, cfg, account)
 	if err != nil {
+		return nil, err
+	}
+	work, err := newJobs(ctx, cfg, specs, account, store, objectNotifications)
+	if err != nil {
+		return nil, err
+	}
+	fns, err := newFunctions(ctx, cfg, specs, functionDeps{Data: data, Tokens: newTokenSettings(cfg, api, id), Media: store, Jobs: work})
+	if err != nil {
+		return nil, err
+	}
+	if err := work.addConsumers(ctx, fns); err != nil {
 		return nil, err
 	}
 	if err := api.addRoutes(ctx, fns); err != nil {
 		return nil, err
 	}
-	alerts, err := newAlerting(ctx, cfg, fns, api)
+	alerts, err := newAlerting(ctx, cfg, fns, api, work)
 	if err != nil {
 		return nil, err
 	}
-	obs, err := newObservability(ctx, cfg, region, data, fns, api)
+	obs, err := newObservability(ctx, cfg, region, data, fns, api, work)
 	if err != nil {
 		return nil, err
 	}
 
-	infra := &infrastructure{Data: data, Identity: id, Functions: fns, API: api, Alerting: alerts, Observability: obs}
+	infra := &infrastructure{Data: data, Identity: id, Media: store, Jobs: work, Functions: fns, API: api, Alerting: alerts, Observability: obs}
 	for name, value := range infra.outputs() {
 		ctx.Export(name, value)
 	}
@@ -73,8 +97,9 @@ func newInfrastructure(ctx *pulumi.Context, cfg stackConfig) (*infrastructure, e
 
 // outputs are the stack outputs that CI and operators read after a deploy:
 // where the API is, which table, topic, dashboard and signing-key secret,
-// and each registry name's deployed function name (for logs and `aws lambda
-// invoke`).
+// each registry name's deployed function name (for logs and `aws lambda
+// invoke`), the buckets and the media URL, and each registry queue's URL
+// and dead-letter queue URL (for `aws sqs` in the runbooks).
 func (i *infrastructure) outputs() pulumi.Map {
 	names := pulumi.StringMap{}
 	for _, fn := range i.Functions.All {
@@ -85,9 +110,14 @@ func (i *infrastructure) outputs() pulumi.Map {
 		"tableName":     i.Data.Table.Name,
 		"alarmTopicArn": i.Alerting.Topic.Arn,
 		// Where `mh keys rotate` writes the signing keys.
-		"signingKeysSecret": i.Identity.SigningKeys.Name,
-		"functionNames":     names,
-		"dashboardName":     i.Observability.Dashboard.DashboardName,
-		"dashboardUrl":      dashboardURL(i.Observability.Region, i.Observability.Dashboard.DashboardName),
+		"signingKeysSecret":   i.Identity.SigningKeys.Name,
+		"functionNames":       names,
+		"dashboardName":       i.Observability.Dashboard.DashboardName,
+		"dashboardUrl":        dashboardURL(i.Observability.Region, i.Observability.Dashboard.DashboardName),
+		"uploadsBucket":       i.Media.Uploads.Bucket,
+		"mediaBucket":         i.Media.Media.Bucket,
+		"mediaBaseUrl":        i.Media.BaseURL,
+		"queueUrls":           i.Jobs.queueURLs(),
+		"deadLetterQueueUrls": i.Jobs.dlqURLs(),
 	}
 }

@@ -1,7 +1,10 @@
 // Package main is the Pulumi program of Mountain Highway: it deploys the
-// table, one Lambda function per registry entry with its role, log group and
-// alarms, and the HTTP API in front of them. Everything is derived from
-// internal/registry and internal/table, so adding a registry entry deploys it.
+// table, the uploads and media buckets with the CloudFront distribution in
+// front of media, one queue and dead-letter queue per registry queue, one
+// Lambda function per registry entry with its role, log group and alarms,
+// and the HTTP API and queue consumers that trigger them. Everything is
+// derived from internal/registry and internal/table, so adding a registry
+// entry (a route, a queue consumer, a bucket grant) deploys it.
 //
 // Resources are built by newInfrastructure, outside pulumi.Run, so that the
 // tests can run the same code under pulumi.WithMocks.

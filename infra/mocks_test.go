@@ -37,12 +37,31 @@ const (
 	typeQuery        = "aws:cloudwatch/queryDefinition:QueryDefinition"
 	typeAuthorizer   = "aws:apigatewayv2/authorizer:Authorizer"
 	typeSecret       = "aws:secretsmanager/secret:Secret"
+	typeBucket       = "aws:s3/bucketV2:BucketV2"
+	typePublicAccess = "aws:s3/bucketPublicAccessBlock:BucketPublicAccessBlock"
+	typeOwnership    = "aws:s3/bucketOwnershipControls:BucketOwnershipControls"
+	typeEncryption   = "aws:s3/bucketServerSideEncryptionConfigurationV2:BucketServerSideEncryptionConfigurationV2"
+	typeVersioning   = "aws:s3/bucketVersioningV2:BucketVersioningV2"
+	typeLifecycle    = "aws:s3/bucketLifecycleConfigurationV2:BucketLifecycleConfigurationV2"
+	typeBucketCORS   = "aws:s3/bucketCorsConfigurationV2:BucketCorsConfigurationV2"
+	typeBucketPolicy = "aws:s3/bucketPolicy:BucketPolicy"
+	typeNotification = "aws:s3/bucketNotification:BucketNotification"
+	typeQueue        = "aws:sqs/queue:Queue"
+	typeQueuePolicy  = "aws:sqs/queuePolicy:QueuePolicy"
+	typeRedriveAllow = "aws:sqs/redriveAllowPolicy:RedriveAllowPolicy"
+	typeMapping      = "aws:lambda/eventSourceMapping:EventSourceMapping"
+	typeOAC          = "aws:cloudfront/originAccessControl:OriginAccessControl"
+	typeDistribution = "aws:cloudfront/distribution:Distribution"
 )
+
+// callerIdentity is the invoke token of aws.GetCallerIdentity.
+const callerIdentity = "aws:index/getCallerIdentity:getCallerIdentity"
 
 // Fake account facts the mocks put into ARNs.
 const (
-	testRegion  = "eu-west-1"
-	testAccount = "123456789012"
+	testRegion    = "eu-west-1"
+	testAccount   = "123456789012"
+	testCDNDomain = "d111111abcdef8.cloudfront.net"
 )
 
 // testCursorKey is a valid cursor key: base64 of 32 bytes.
@@ -71,6 +90,8 @@ func (r recorded) out(key string) any { return plain(r.Outputs[resource.Property
 type mocks struct {
 	mu        sync.Mutex
 	resources []recorded
+	account   string // the caller identity's account, testAccount when empty
+	callErr   error  // returned by the caller identity invoke when set
 }
 
 var _ pulumi.MockResourceMonitor = (*mocks)(nil)
@@ -106,6 +127,16 @@ func (m *mocks) NewResource(args pulumi.MockResourceArgs) (string, resource.Prop
 	case typeSecret:
 		// Secrets Manager appends six random characters to the name.
 		outs["arn"] = resource.NewProperty(arn("secretsmanager", "secret:"+name+"-AbC123"))
+	case typeBucket:
+		bucket := args.Inputs["bucket"].StringValue()
+		outs["arn"] = resource.NewProperty("arn:aws:s3:::" + bucket)
+		outs["bucketRegionalDomainName"] = resource.NewProperty(bucket + ".s3." + testRegion + ".amazonaws.com")
+	case typeQueue:
+		outs["arn"] = resource.NewProperty(arn("sqs", name))
+		outs["url"] = resource.NewProperty("https://sqs." + testRegion + ".amazonaws.com/" + testAccount + "/" + name)
+	case typeDistribution:
+		outs["arn"] = resource.NewProperty("arn:aws:cloudfront::" + testAccount + ":distribution/" + id)
+		outs["domainName"] = resource.NewProperty(testCDNDomain)
 	}
 
 	rpc := args.RegisterRPC
@@ -124,6 +155,21 @@ func (m *mocks) NewResource(args pulumi.MockResourceArgs) (string, resource.Prop
 }
 
 func (m *mocks) Call(args pulumi.MockCallArgs) (resource.PropertyMap, error) {
+	if args.Token == callerIdentity {
+		if m.callErr != nil {
+			return nil, m.callErr
+		}
+		account := testAccount
+		if m.account != "" {
+			account = m.account
+		}
+		return resource.PropertyMap{
+			"accountId": resource.NewProperty(account),
+			"id":        resource.NewProperty(account),
+			"arn":       resource.NewProperty("arn:aws:iam::" + account + ":user/deployer"),
+			"userId":    resource.NewProperty("AIDADEPLOYER"),
+		}, nil
+	}
 	return args.Args, nil
 }
 
@@ -150,16 +196,22 @@ func (m *mocks) ofType(typ string) []recorded {
 	return out
 }
 
+// ofTypeNamed returns the resources of one type with a logical name.
+func (m *mocks) ofTypeNamed(typ, name string) []recorded {
+	var out []recorded
+	for _, r := range m.ofType(typ) {
+		if r.Name == name {
+			out = append(out, r)
+		}
+	}
+	return out
+}
+
 // one returns the resource of a type with a logical name, failing the test if
 // there is not exactly one.
 func (m *mocks) one(t testing.TB, typ, name string) recorded {
 	t.Helper()
-	var found []recorded
-	for _, r := range m.ofType(typ) {
-		if r.Name == name {
-			found = append(found, r)
-		}
-	}
+	found := m.ofTypeNamed(typ, name)
 	require.Lenf(t, found, 1, "resources %s %q", typ, name)
 	return found[0]
 }
@@ -277,7 +329,12 @@ func (s stackSetup) with(key, value string) stackSetup {
 
 // run runs fn as a Pulumi program of the stack under mocks.
 func (s stackSetup) run(fn pulumi.RunFunc) (*mocks, error) {
-	m := &mocks{}
+	return s.runWith(&mocks{}, fn)
+}
+
+// runWith runs fn under the given mocks, for tests that change what the
+// mocks answer.
+func (s stackSetup) runWith(m *mocks, fn pulumi.RunFunc) (*mocks, error) {
 	err := pulumi.RunErr(fn,
 		pulumi.WithMocks("mountain-highway", s.stack, m),
 		func(info *pulumi.RunInfo) {
@@ -325,20 +382,27 @@ var stages = []string{stageStaging, stageProd}
 
 // deployedStack is what deploySpecs builds.
 type deployedStack struct {
-	cfg  stackConfig
-	data *dataStore
-	id   *identity
-	api  *httpAPI
-	fns  *functions
+	cfg   stackConfig
+	data  *dataStore
+	id    *identity
+	api   *httpAPI
+	media *media
+	jobs  *jobs
+	fns   *functions
 }
 
 // deploySpecs builds the program's core for the given registry entries, in
-// the program's order: table, signing-key secret, API, functions, routes.
-// Tests use it to deploy entries the registry does not have.
-func deploySpecs(ctx *pulumi.Context, specs []registry.Function) (deployedStack, error) {
+// the program's order: table, signing-key secret, API, buckets, queues (with
+// the notifications given), functions, queue consumers, routes. Tests use it
+// to deploy entries the registry does not have.
+func deploySpecs(ctx *pulumi.Context, specs []registry.Function, notes ...objectNotification) (deployedStack, error) {
 	var d deployedStack
 	var err error
 	if d.cfg, err = loadConfig(ctx); err != nil {
+		return d, err
+	}
+	account, err := awsAccount(ctx)
+	if err != nil {
 		return d, err
 	}
 	if d.data, err = newDataStore(ctx, d.cfg); err != nil {
@@ -350,8 +414,36 @@ func deploySpecs(ctx *pulumi.Context, specs []registry.Function) (deployedStack,
 	if d.api, err = newHTTPAPI(ctx, d.cfg); err != nil {
 		return d, err
 	}
-	if d.fns, err = newFunctions(ctx, d.cfg, specs, d.data, newTokenSettings(d.cfg, d.api, d.id)); err != nil {
+	if d.media, err = newMedia(ctx, d.cfg, account); err != nil {
+		return d, err
+	}
+	if d.jobs, err = newJobs(ctx, d.cfg, specs, account, d.media, notes); err != nil {
+		return d, err
+	}
+	deps := functionDeps{Data: d.data, Tokens: newTokenSettings(d.cfg, d.api, d.id), Media: d.media, Jobs: d.jobs}
+	if d.fns, err = newFunctions(ctx, d.cfg, specs, deps); err != nil {
+		return d, err
+	}
+	if err := d.jobs.addConsumers(ctx, d.fns); err != nil {
 		return d, err
 	}
 	return d, d.api.addRoutes(ctx, d.fns)
 }
+
+// bucketArn is the ARN the mocks give a stage's bucket of a role.
+func bucketArn(stage string, role registry.Bucket) string {
+	return "arn:aws:s3:::mh-" + stage + "-" + string(role) + "-" + testAccount
+}
+
+// queueArn is the ARN the mocks give a stage's queue.
+func queueArn(stage, name string) string {
+	return fmt.Sprintf("arn:aws:sqs:%s:%s:mh-%s-%s", testRegion, testAccount, stage, name)
+}
+
+// queueURL is the URL the mocks give a stage's queue.
+func queueURL(stage, name string) string {
+	return fmt.Sprintf("https://sqs.%s.amazonaws.com/%s/mh-%s-%s", testRegion, testAccount, stage, name)
+}
+
+// distributionArn is the ARN the mocks give the media distribution.
+const distributionArn = "arn:aws:cloudfront::" + testAccount + ":distribution/media-cdn-id"

@@ -40,6 +40,9 @@ func checkDashboard(specs []registry.Function) error {
 	for i, spec := range specs {
 		in.Functions[i].Spec = spec
 	}
+	for _, spec := range consumers(specs) {
+		in.Queues = append(in.Queues, dashboardQueue{Name: spec.Queue.Name})
+	}
 	if n := len(dashboardWidgets(in)); n > maxDashboardWidgets {
 		return fmt.Errorf("the overview dashboard would have %d widgets for %d functions; CloudWatch allows %d: split it", n, len(specs), maxDashboardWidgets)
 	}
@@ -49,7 +52,7 @@ func checkDashboard(specs []registry.Function) error {
 // newObservability creates the overview dashboard and the saved queries from
 // the deployed functions, so a new registry entry gets its row and is
 // searched by every query without further code.
-func newObservability(ctx *pulumi.Context, cfg stackConfig, region string, data *dataStore, fns *functions, api *httpAPI) (*observability, error) {
+func newObservability(ctx *pulumi.Context, cfg stackConfig, region string, data *dataStore, fns *functions, api *httpAPI, work *jobs) (*observability, error) {
 	o := &observability{Region: region}
 	if err := ctx.RegisterComponentResource("mountain-highway:infra:Observability", "observability", o); err != nil {
 		return nil, err
@@ -58,7 +61,7 @@ func newObservability(ctx *pulumi.Context, cfg stackConfig, region string, data 
 
 	dashboard, err := cloudwatch.NewDashboard(ctx, "overview", &cloudwatch.DashboardArgs{
 		DashboardName: pulumi.String(cfg.name("overview")),
-		DashboardBody: overviewBody(cfg, region, data, fns, api),
+		DashboardBody: overviewBody(cfg, region, data, fns, api, work),
 	}, child)
 	if err != nil {
 		return nil, err
@@ -114,10 +117,13 @@ func queryName(cfg stackConfig, slug string) string { return "mh-" + cfg.Stage +
 
 // overviewBody resolves the deployed names the dashboard refers to and
 // builds its body from them.
-func overviewBody(cfg stackConfig, region string, data *dataStore, fns *functions, api *httpAPI) pulumi.StringOutput {
+func overviewBody(cfg stackConfig, region string, data *dataStore, fns *functions, api *httpAPI, work *jobs) pulumi.StringOutput {
 	values := []any{api.API.ID().ToStringOutput(), api.Stage.Name, data.Table.Name}
 	for _, fn := range fns.All {
 		values = append(values, fn.Function.Name, fn.LogGroup.Name)
+	}
+	for _, q := range work.Queues {
+		values = append(values, q.Queue.Name, q.DLQ.Name)
 	}
 	return pulumi.All(values...).ApplyT(func(all []any) (string, error) {
 		names, err := asStrings(all)
@@ -137,6 +143,10 @@ func overviewBody(cfg stackConfig, region string, data *dataStore, fns *function
 				Name:     names[3+2*i],
 				LogGroup: names[4+2*i],
 			})
+		}
+		queueNames := names[3+2*len(fns.All):]
+		for i, q := range work.Queues {
+			in.Queues = append(in.Queues, dashboardQueue{Name: q.Name, Queue: queueNames[2*i], DLQ: queueNames[2*i+1]})
 		}
 		return dashboardBody(in)
 	}).(pulumi.StringOutput)

@@ -5,6 +5,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"net/http"
 	"net/http/httptest"
@@ -16,11 +17,13 @@ import (
 	"testing"
 	"time"
 
+	"github.com/aws/aws-lambda-go/events"
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
 	"github.com/mountainhighway/marketplace/internal/lambdahttp"
+	"github.com/mountainhighway/marketplace/internal/lambdasqs"
 	"github.com/mountainhighway/marketplace/internal/registry"
 )
 
@@ -176,7 +179,7 @@ func runObservability(t testing.TB, specs []registry.Function) *mocks {
 		if err != nil {
 			return err
 		}
-		_, err = newObservability(ctx, d.cfg, region, d.data, d.fns, d.api)
+		_, err = newObservability(ctx, d.cfg, region, d.data, d.fns, d.api, d.jobs)
 		return err
 	})
 	require.NoError(t, err)
@@ -312,12 +315,23 @@ func assertFunctionRow(t *testing.T, row []bodyWidget, spec registry.Function, s
 		{"AWS/Lambda", "Duration", "p99"},
 		{"AWS/Lambda", "ConcurrentExecutions", "Maximum"},
 		{"MountainHighway", "Latency", "p95"},
-		{"MountainHighway", "Errors", "Sum"},
-		{"MountainHighway", "ClientErrors", "Sum"},
 		{"MountainHighway", "ColdStart", "Sum"},
+	}
+	// HTTP functions answer with statuses, workers with messages handled:
+	// each row graphs what its wrapper writes, and nothing the other does.
+	emitted := []string{"Errors", "ClientErrors"}
+	absent := []string{"Processed", "Failed"}
+	if spec.Queue != nil {
+		emitted, absent = absent, emitted
+	}
+	for _, name := range emitted {
+		want = append(want, struct{ namespace, name, stat string }{"MountainHighway", name, "Sum"})
 	}
 	for _, w := range want {
 		assert.Truef(t, has(refs, w.namespace, w.name, w.stat), "%s row lacks %s %s %s", spec.Name, w.namespace, w.name, w.stat)
+	}
+	for _, name := range absent {
+		assert.Falsef(t, has(refs, "MountainHighway", name, "Sum"), "%s row graphs %s, which its wrapper never writes", spec.Name, name)
 	}
 
 	var annotated []bodyWidget
@@ -539,6 +553,7 @@ func TestSavedQueries(t *testing.T) {
 				{"security-events", functionGroups, `event in ["login_succeeded", "login_failed", "login_lockout", "refresh_token_reused", "user_registered", "role_changed"]`},
 				{"login-failures-by-ip", functionGroups, "count_distinct(emailHash) as accounts by ip"},
 				{"api-5xx-by-route", []any{accessLog}, "by routeKey"},
+				{"worker-message-failures", functionGroups, `filter msg = "message failed"`},
 			}
 			require.Len(t, m.ofType(typeQuery), len(tests))
 			for _, tt := range tests {
@@ -782,5 +797,200 @@ func TestInvocationFailuresQueryMatches(t *testing.T) {
 	}
 	for _, tt := range tests {
 		assert.Equal(t, tt.want, pattern.MatchString(tt.line), "%q", tt.line)
+	}
+}
+
+// queueRows returns the dashboard rows that graph SQS, keyed by the main
+// queue they graph.
+func queueRows(t testing.TB, ws []bodyWidget) map[string][]bodyWidget {
+	t.Helper()
+	out := map[string][]bodyWidget{}
+	for _, row := range rows(ws) {
+		var main string
+		for _, r := range rowMetrics(t, row) {
+			if r.Namespace == "AWS/SQS" && !strings.HasSuffix(r.Dims["QueueName"], "-dlq") {
+				main = r.Dims["QueueName"]
+			}
+		}
+		if main != "" {
+			require.NotContains(t, out, main, "two rows graph %s", main)
+			out[main] = row
+		}
+	}
+	return out
+}
+
+// TestDashboardQueueRows checks one row per registry queue: backlog, in
+// flight, age with the age alarm's line, and DLQ depth with the DLQ alarm's
+// line, each on the deployed queue names.
+func TestDashboardQueueRows(t *testing.T) {
+	for _, stage := range stages {
+		t.Run(stage, func(t *testing.T) {
+			_, ws := dashboard(t, validSetup(stage).mustRun(t))
+			byQueue := queueRows(t, ws)
+			workers := registryConsumers(t)
+			require.Len(t, byQueue, len(workers), "one row per queue")
+			for _, spec := range workers {
+				name := physical(stage, spec.Queue.Name)
+				row, ok := byQueue[name]
+				require.Truef(t, ok, "no row for queue %s", name)
+				require.Len(t, row, 4, name)
+				want := []struct {
+					metric, queue string
+					alarm         float64 // 0 for no annotation
+				}{
+					{"ApproximateNumberOfMessagesVisible", name, 0},
+					{"ApproximateNumberOfMessagesNotVisible", name, 0},
+					{"ApproximateAgeOfOldestMessage", name, 900},
+					{"ApproximateNumberOfMessagesVisible", name + "-dlq", 1},
+				}
+				for i, w := range want {
+					refs := row[i].metrics(t)
+					require.Len(t, refs, 1, row[i].Properties.Title)
+					assert.Equal(t, metricRef{Namespace: "AWS/SQS", Name: w.metric, Dims: map[string]string{"QueueName": w.queue}, Stat: "Maximum", Label: refs[0].Label}, refs[0])
+					assert.Contains(t, row[i].Properties.Title, spec.Queue.Name+" queue")
+					if w.alarm == 0 {
+						assert.Nil(t, row[i].Properties.Annotations, row[i].Properties.Title)
+						continue
+					}
+					require.NotNil(t, row[i].Properties.Annotations, row[i].Properties.Title)
+					assert.Equal(t, w.alarm, row[i].Properties.Annotations.Horizontal[0].Value, row[i].Properties.Title)
+					assert.Equal(t, alarmPeriodSeconds, row[i].Properties.Period, "%s: the alarm's period", row[i].Properties.Title)
+				}
+			}
+			header := ws[0].Properties.Markdown
+			assert.Contains(t, header, "one row per queue")
+		})
+	}
+}
+
+// TestDashboardBudgetCountsQueues checks that the widget budget includes the
+// queue rows: 80 workers fit as functions alone, not with their queues.
+func TestDashboardBudgetCountsQueues(t *testing.T) {
+	plain := workers(80)
+	require.NoError(t, checkDashboard(plain))
+	queued := workers(80)
+	for i := range queued {
+		queued[i].Queue = &registry.Queue{Name: fmt.Sprintf("q%02d", i), BatchSize: 1, MaxReceiveCount: 3}
+	}
+	err := checkDashboard(queued)
+	require.Error(t, err)
+	assert.Contains(t, err.Error(), "allows 500")
+}
+
+// sqsWrapperLines runs one batch of two messages through the real queue
+// wrapper, the second failing on its last delivery, and returns what it
+// wrote.
+func sqsWrapperLines(t *testing.T, spec registry.Function, stage string) []map[string]any {
+	t.Helper()
+	var out bytes.Buffer
+	w := lambdasqs.New(lambdasqs.Options{Function: spec, Stage: stage, Out: &out})
+	h := w.Handler(func(_ context.Context, msg events.SQSMessage) error {
+		if msg.MessageId == "poison" {
+			return errors.New("cannot decode")
+		}
+		return nil
+	})
+	resp, err := h(context.Background(), events.SQSEvent{Records: []events.SQSMessage{
+		{MessageId: "fine", Body: "{}"},
+		{MessageId: "poison", Body: "{}", Attributes: map[string]string{lambdasqs.ReceiveCountAttribute: "3"}},
+	}})
+	require.NoError(t, err)
+	require.Len(t, resp.BatchItemFailures, 1)
+
+	var lines []map[string]any
+	sc := bufio.NewScanner(&out)
+	sc.Buffer(nil, 1<<20)
+	for sc.Scan() {
+		var line map[string]any
+		require.NoError(t, json.Unmarshal(sc.Bytes(), &line), sc.Text())
+		lines = append(lines, line)
+	}
+	require.NoError(t, sc.Err())
+	return lines
+}
+
+// TestWorkerEMFMatchesWrapper runs the real queue wrapper for every registry
+// worker and checks that the Failed alarm and the worker's dashboard row
+// name the namespace, dimensions and metrics it writes.
+func TestWorkerEMFMatchesWrapper(t *testing.T) {
+	m := validSetup(stageStaging).mustRun(t)
+	_, ws := dashboard(t, m)
+	for _, spec := range registryConsumers(t) {
+		var emf map[string]any
+		var directive emfDirective
+		for _, line := range sqsWrapperLines(t, spec, stageStaging) {
+			if _, ok := line["_aws"]; ok {
+				emf = line
+				raw, err := json.Marshal(line["_aws"])
+				require.NoError(t, err)
+				var aws struct{ CloudWatchMetrics []emfDirective }
+				require.NoError(t, json.Unmarshal(raw, &aws))
+				require.Len(t, aws.CloudWatchMetrics, 1)
+				directive = aws.CloudWatchMetrics[0]
+			}
+		}
+		require.NotNil(t, emf, "%s: the wrapper wrote an EMF line", spec.Name)
+		emitted := map[string]bool{}
+		for _, d := range directive.Metrics {
+			emitted[d.Name] = true
+		}
+		require.Len(t, directive.Dimensions, 1)
+		assert.Equal(t, float64(1), emf[emfFailed], "%s: the poison message counts as failed", spec.Name)
+
+		alarm := m.one(t, typeAlarm, spec.Name+"-failed")
+		assert.Equal(t, directive.Namespace, alarm.in("namespace"), spec.Name)
+		assert.True(t, emitted[alarm.in("metricName").(string)], "%s: the alarm watches %s, the wrapper emits %v", spec.Name, alarm.in("metricName"), emitted)
+		dims, ok := alarm.in("dimensions").(map[string]any)
+		require.True(t, ok)
+		keys := make([]string, 0, len(dims))
+		for k, v := range dims {
+			keys = append(keys, k)
+			assert.Equal(t, emf[k], v, "%s: dimension %s", spec.Name, k)
+		}
+		assert.ElementsMatch(t, directive.Dimensions[0], keys, spec.Name)
+
+		var graphed int
+		for _, r := range rowMetrics(t, functionRows(t, ws)[physical(stageStaging, spec.Name)]) {
+			if r.Namespace == "AWS/Lambda" {
+				continue
+			}
+			graphed++
+			assert.Equal(t, directive.Namespace, r.Namespace, spec.Name)
+			assert.Truef(t, emitted[r.Name], "%s: the dashboard graphs %s, the wrapper emits %v", spec.Name, r.Name, emitted)
+			for k, v := range r.Dims {
+				assert.Equal(t, emf[k], v, "%s: dimension %s", spec.Name, k)
+			}
+			assert.Len(t, r.Dims, len(directive.Dimensions[0]), spec.Name)
+		}
+		assert.Equal(t, 4, graphed, spec.Name)
+	}
+}
+
+// TestWorkerQueryReadsWrapperFields checks that the worker failures query
+// filters on the message and reads the fields the queue wrapper writes when
+// a message fails.
+func TestWorkerQueryReadsWrapperFields(t *testing.T) {
+	spec := registryConsumers(t)[0]
+	var failed map[string]any
+	for _, line := range sqsWrapperLines(t, spec, stageStaging) {
+		if line["msg"] == "message failed" {
+			failed = line
+		}
+	}
+	require.NotNil(t, failed, "the wrapper logs a failed message")
+	assert.Equal(t, "ERROR", failed["level"])
+	assert.Equal(t, float64(3), failed["receiveCount"])
+
+	var query string
+	for _, q := range savedQueries() {
+		if q.Slug == "worker-message-failures" {
+			query = q.Query.String()
+		}
+	}
+	require.NotEmpty(t, query)
+	for _, f := range []string{"function", "messageId", "receiveCount", "correlationId", "errorKind", "error"} {
+		assert.Contains(t, query, f)
+		assert.Containsf(t, failed, f, "the query reads %s, which the wrapper does not write", f)
 	}
 }

@@ -149,6 +149,20 @@ func savedQueries() []savedQuery {
 				"sort requests desc",
 			},
 		},
+		{
+			// Every message a worker failed, newest first, with what the
+			// queue runbooks need: which message, how many deliveries so
+			// far (the last before the dead-letter queue is its
+			// maxReceiveCount), and why. Lines of internal/lambdasqs.
+			Slug: "worker-message-failures",
+			Query: insightsQuery{
+				"fields @timestamp, function, messageId, receiveCount, correlationId, errorKind, error",
+				// A panic is logged as "message failed" too (error "panic: …").
+				`filter msg = "message failed"`,
+				"sort @timestamp desc",
+				"limit 200",
+			},
+		},
 	}
 }
 

@@ -182,7 +182,7 @@ func TestSecurityFollowsDeployedFunctions(t *testing.T) {
 				if err != nil {
 					return err
 				}
-				_, err = newAlerting(ctx, d.cfg, d.fns, d.api)
+				_, err = newAlerting(ctx, d.cfg, d.fns, d.api, d.jobs)
 				return err
 			})
 			require.NoError(t, err)

@@ -117,13 +117,18 @@ func TestOutputs(t *testing.T) {
 		names[spec.Name] = physical(stageStaging, spec.Name)
 	}
 	assert.Equal(t, map[string]any{
-		"apiUrl":            "https://api-id.execute-api." + testRegion + ".amazonaws.com",
-		"tableName":         "mh-staging-table",
-		"alarmTopicArn":     "arn:aws:sns:" + testRegion + ":" + testAccount + ":mh-staging-alarms",
-		"signingKeysSecret": "mh-staging-signing-keys",
-		"functionNames":     names,
-		"dashboardName":     "mh-staging-overview",
-		"dashboardUrl":      "https://" + testRegion + ".console.aws.amazon.com/cloudwatch/home?region=" + testRegion + "#dashboards/dashboard/mh-staging-overview",
+		"apiUrl":              "https://api-id.execute-api." + testRegion + ".amazonaws.com",
+		"tableName":           "mh-staging-table",
+		"alarmTopicArn":       "arn:aws:sns:" + testRegion + ":" + testAccount + ":mh-staging-alarms",
+		"signingKeysSecret":   "mh-staging-signing-keys",
+		"functionNames":       names,
+		"dashboardName":       "mh-staging-overview",
+		"dashboardUrl":        "https://" + testRegion + ".console.aws.amazon.com/cloudwatch/home?region=" + testRegion + "#dashboards/dashboard/mh-staging-overview",
+		"uploadsBucket":       "mh-staging-uploads-" + testAccount,
+		"mediaBucket":         "mh-staging-media-" + testAccount,
+		"mediaBaseUrl":        "https://" + testCDNDomain,
+		"queueUrls":           map[string]string{"images": queueURL(stageStaging, "images")},
+		"deadLetterQueueUrls": map[string]string{"images": queueURL(stageStaging, "images-dlq")},
 	}, got)
 }
 

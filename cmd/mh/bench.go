@@ -10,6 +10,7 @@ import (
 	"io"
 	"math/rand/v2"
 	"net/http"
+	"net/url"
 	"os"
 	"path/filepath"
 	"runtime"
@@ -211,10 +212,15 @@ func benchLatency(ctx context.Context, w io.Writer, o benchOpts) error {
 	if err := dynamo.NewListings(db, table).Put(ctx, seeded...); err != nil {
 		return err
 	}
-	var ids []string
-	for _, l := range seeded {
+	index := dynamo.NewSearchIndex(db, table)
+	var ids, words []string
+	for i, l := range seeded {
 		if l.Status == listing.Published {
 			ids = append(ids, l.ID)
+			words = append(words, strings.Fields(l.Title)[len(strings.Fields(l.Title))-1])
+		}
+		if err := index.Reindex(ctx, nil, &seeded[i]); err != nil {
+			return err
 		}
 	}
 	cats := listing.Categories()
@@ -254,6 +260,9 @@ func benchLatency(ctx context.Context, w io.Writer, o benchOpts) error {
 		}},
 		{"GET /v1/listings?category=…&minPrice=…&maxPrice=…", func(ctx context.Context, _, _ int) error {
 			return get(ctx, s.URL+"/v1/listings?limit=20&minPrice=1000&maxPrice=20000&category="+cats[rand.IntN(len(cats))])
+		}},
+		{"GET /v1/listings?q=<one word>", func(ctx context.Context, _, _ int) error {
+			return get(ctx, s.URL+"/v1/listings?limit=20&q="+url.QueryEscape(words[rand.IntN(len(words))]))
 		}},
 	}
 	floor := []run{
