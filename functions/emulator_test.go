@@ -74,9 +74,9 @@ var expect = map[string]struct {
 	"apigw-favorite-add-unknown.json":             {404, "application/problem+json", []string{`no listing`}},
 	"apigw-favorite-remove-ok.json":               {204, "", nil},
 	"apigw-favorite-list-ok.json":                 {200, "application/json", []string{`"items":[`}},
-	"apigw-listing-image-upload-form.json":       {201, "application/json", []string{`"imageId":"img_`, `"url":"http`, `"policy"`}},
-	"apigw-listing-image-upload-bad-type.json":   {400, "application/problem+json", []string{`"field":"contentType"`}},
-	"apigw-listing-image-delete-ok.json":         {204, "", nil},
+	"apigw-listing-image-upload-form.json":        {201, "application/json", []string{`"imageId":"img_`, `"url":"http`, `"policy"`}},
+	"apigw-listing-image-upload-bad-type.json":    {400, "application/problem+json", []string{`"field":"contentType"`}},
+	"apigw-listing-image-delete-ok.json":          {204, "", nil},
 	"apigw-jwks-ok.json":                          {200, "application/json", []string{`"keys"`, `"kty":"EC"`}},
 	"apigw-openid-configuration-ok.json":          {200, "application/json", []string{`"jwks_uri":"https://api.example.test/.well-known/jwks.json"`}},
 }
