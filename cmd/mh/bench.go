@@ -30,6 +30,7 @@ import (
 	"github.com/mountainhighway/marketplace/internal/listing"
 	"github.com/mountainhighway/marketplace/internal/loadtest"
 	"github.com/mountainhighway/marketplace/internal/registry"
+	"github.com/mountainhighway/marketplace/internal/token"
 )
 
 type benchOpts struct {
@@ -130,8 +131,18 @@ func benchColdStarts(ctx context.Context, w io.Writer, tmp string, o benchOpts) 
 	if err := dynamo.CreateTable(ctx, db, table); err != nil {
 		return err
 	}
+	k, err := token.NewKey(time.Now())
+	if err != nil {
+		return err
+	}
+	signing, err := token.KeySet{Keys: []token.Key{k}}.Marshal()
+	if err != nil {
+		return err
+	}
 	env := append([]string{}, "STAGE=bench", "TABLE_NAME="+table, "DYNAMODB_ENDPOINT="+o.dynamoURL,
-		"CURSOR_KEY="+base64.StdEncoding.EncodeToString(bytes.Repeat([]byte{1}, 32)), "AWS_REGION=eu-west-1")
+		"CURSOR_KEY="+base64.StdEncoding.EncodeToString(bytes.Repeat([]byte{1}, 32)), "AWS_REGION=eu-west-1",
+		"SIGNING_KEYS="+base64.StdEncoding.EncodeToString(signing), "ISSUER=https://api.example.test",
+		"S3_ENDPOINT=http://127.0.0.1:9", "UPLOADS_BUCKET=bench-uploads", "MEDIA_BUCKET=bench-media", "MEDIA_BASE_URL=https://media.example.test")
 	helloInit, err := coldStarts(ctx, o.rie, hello, env, o.colds, []byte(`{}`))
 	if err != nil {
 		return fmt.Errorf("hello: %w", err)
@@ -297,6 +308,7 @@ func benchLatency(ctx context.Context, w io.Writer, o benchOpts) error {
 		floorResults[i] = loadtest.Run(ctx, o.workers, o.duration, f.do)
 		row(w, f.name, floorResults[i], "1", "1.0×")
 	}
+	var worst time.Duration
 	for i, rt := range routes {
 		calls.Reset()
 		res := loadtest.Run(ctx, o.workers, o.duration, rt.do)
@@ -316,7 +328,9 @@ func benchLatency(ctx context.Context, w io.Writer, o benchOpts) error {
 		if ops := calls.Snapshot(); ops["Scan"] > 0 {
 			return fmt.Errorf("%s used Scan %d times", rt.name, ops["Scan"])
 		}
+		worst = max(worst, res.P95)
 	}
+	fmt.Fprintf(w, "\nWorst route p95 in this run: %s, against the brief's 200 ms target (which also covers API Gateway and the network, not measured here). No route made a Scan.\n", fmtDur(worst))
 	return nil
 }
 
