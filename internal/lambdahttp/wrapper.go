@@ -209,7 +209,13 @@ func (w *Wrapper) wrap(next http.Handler) http.Handler {
 				}
 				r.Body = http.MaxBytesReader(rec, r.Body, max)
 			}
-			next.ServeHTTP(rec, r)
+			if acceptsGzip(r) && r.Method != http.MethodHead {
+				gz := newGzipWriter(rec)
+				next.ServeHTTP(gz, r)
+				gz.finish()
+			} else {
+				next.ServeHTTP(rec, r)
+			}
 			if !rec.wroteHeader {
 				// net/http would send 200 on return; the API Gateway adapter
 				// needs the status written explicitly.
