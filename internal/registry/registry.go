@@ -101,7 +101,7 @@ type Function struct {
 	Description string
 	HTTP        *Route // nil for functions triggered otherwise
 	Queue       *Queue // the SQS trigger of a worker
-	Auth        Auth
+	Auth        Auth   // who may call the HTTP route; unset for workers
 	Table       []TableAction
 	Buckets     []BucketAccess
 	MemoryMB    int
@@ -211,7 +211,6 @@ func All() []Function {
 			Name:        "image-worker",
 			Description: "Checks uploaded images, strips their metadata and writes thumbnails.",
 			Queue:       &Queue{Name: "images", BatchSize: 5, BatchWindow: time.Second, MaxReceiveCount: 3},
-			Auth:        Public, // not reachable over HTTP; the queue is its only trigger
 			Table:       []TableAction{GetItem, PutItem, DeleteItem},
 			Buckets: []BucketAccess{
 				{Bucket: Uploads, Prefix: "uploads/", Actions: []S3Action{GetObject, DeleteObject}},
