@@ -32,6 +32,8 @@ type ListingsAPI interface {
 //	PK = LISTING#<id>  SK = LISTING
 //	GSI1PK = CATEGORY#<category>  GSI1SK = <publishedAt>#<id>   (published only)
 //	GSI2PK = PUBLISHED            GSI2SK = <publishedAt>#<id>   (published only)
+//	GSI3PK = CATEGORY#<category>  GSI3SK = <price>#<id>         (published only)
+//	GSI4PK = PUBLISHED            GSI4SK = <price>#<id>         (published only)
 //
 // The indexes are sparse: only published listings carry their keys, so
 // browsing never reads a draft.
@@ -86,6 +88,10 @@ type listingItem struct {
 	GSI1SK      string `dynamodbav:"GSI1SK,omitempty"`
 	GSI2PK      string `dynamodbav:"GSI2PK,omitempty"`
 	GSI2SK      string `dynamodbav:"GSI2SK,omitempty"`
+	GSI3PK      string `dynamodbav:"GSI3PK,omitempty"`
+	GSI3SK      string `dynamodbav:"GSI3SK,omitempty"`
+	GSI4PK      string `dynamodbav:"GSI4PK,omitempty"`
+	GSI4SK      string `dynamodbav:"GSI4SK,omitempty"`
 	Type        string `dynamodbav:"type"`
 	ID          string `dynamodbav:"id"`
 	SellerID    string `dynamodbav:"sellerId"`
@@ -120,6 +126,9 @@ func toItem(l listing.Listing) listingItem {
 			sk := l.PublishedAt.UTC().Format(sortTime) + "#" + l.ID
 			it.GSI1PK, it.GSI1SK = "CATEGORY#"+l.Category, sk
 			it.GSI2PK, it.GSI2SK = "PUBLISHED", sk
+			byPrice := priceKey(l.Price.Amount) + "#" + l.ID
+			it.GSI3PK, it.GSI3SK = "CATEGORY#"+l.Category, byPrice
+			it.GSI4PK, it.GSI4SK = "PUBLISHED", byPrice
 		}
 	}
 	return it
@@ -199,9 +208,14 @@ func (s *Listings) Get(ctx context.Context, id string) (listing.Listing, error) 
 	return l, nil
 }
 
+// priceKey is fixed-width so that lexical order is price order.
+func priceKey(amount int64) string { return fmt.Sprintf("%013d", amount) }
+
 // Browse queries the category index, or the all-listings index when no
-// category is given, newest first. A price filter is applied by DynamoDB
-// as a filter expression; see pageRounds.
+// category is given, in the order asked: newest first (GSI1/GSI2) or by
+// price (GSI3/GSI4). On the price indexes a price range is part of the key
+// condition; on the recency indexes it is a filter expression (see
+// pageRounds).
 func (s *Listings) Browse(ctx context.Context, q listing.Query, after map[string]string) ([]listing.Listing, map[string]string, error) {
 	const op = "dynamo.Listings.Browse"
 	ix, partition := indexFor(q)
@@ -223,8 +237,12 @@ func (s *Listings) Browse(ctx context.Context, q listing.Query, after map[string
 	}
 
 	kb := expression.Key(ix.PK).Equal(expression.Value(partition))
+	filtered := q.HasPriceFilter() && !q.ByPrice()
+	if q.HasPriceFilter() && q.ByPrice() {
+		kb = kb.And(priceRange(ix.SK, q))
+	}
 	eb := expression.NewBuilder().WithKeyCondition(kb)
-	if q.HasPriceFilter() {
+	if filtered {
 		eb = eb.WithFilter(priceFilter(q))
 	}
 	expr, err := eb.Build()
@@ -235,7 +253,7 @@ func (s *Listings) Browse(ctx context.Context, q listing.Query, after map[string
 	var raw []map[string]types.AttributeValue
 	for round := 0; ; round++ {
 		want := q.Limit + 1 - len(raw) // one more than needed tells whether a next page exists
-		if q.HasPriceFilter() {
+		if filtered {
 			want = max(want, filteredPage)
 		}
 		out, err := s.db.Query(ctx, &dynamodb.QueryInput{
@@ -245,7 +263,7 @@ func (s *Listings) Browse(ctx context.Context, q listing.Query, after map[string
 			FilterExpression:          expr.Filter(),
 			ExpressionAttributeNames:  expr.Names(),
 			ExpressionAttributeValues: expr.Values(),
-			ScanIndexForward:          aws.Bool(false),
+			ScanIndexForward:          aws.Bool(q.Sort == listing.PriceAsc),
 			ExclusiveStartKey:         start,
 			Limit:                     aws.Int32(int32(want)),
 		})
@@ -280,12 +298,28 @@ func (s *Listings) Browse(ctx context.Context, q listing.Query, after map[string
 }
 
 func indexFor(q listing.Query) (table.Index, string) {
+	name := map[[2]bool]string{
+		{true, false}: table.GSI1, {false, false}: table.GSI2, // newest first
+		{true, true}: table.GSI3, {false, true}: table.GSI4, // by price
+	}[[2]bool{q.Category != "", q.ByPrice()}]
+	ix, _ := table.Lookup(name)
 	if q.Category != "" {
-		ix, _ := table.Lookup(table.GSI1)
 		return ix, "CATEGORY#" + q.Category
 	}
-	ix, _ := table.Lookup(table.GSI2)
 	return ix, "PUBLISHED"
+}
+
+// priceRange bounds a price index's sort key: "<price>#<id>", where '~'
+// sorts after every id character.
+func priceRange(sk string, q listing.Query) expression.KeyConditionBuilder {
+	switch {
+	case q.MinPrice != nil && q.MaxPrice != nil:
+		return expression.Key(sk).Between(expression.Value(priceKey(*q.MinPrice)+"#"), expression.Value(priceKey(*q.MaxPrice)+"#~"))
+	case q.MinPrice != nil:
+		return expression.Key(sk).GreaterThanEqual(expression.Value(priceKey(*q.MinPrice) + "#"))
+	default:
+		return expression.Key(sk).LessThanEqual(expression.Value(priceKey(*q.MaxPrice) + "#~"))
+	}
 }
 
 func priceFilter(q listing.Query) expression.ConditionBuilder {

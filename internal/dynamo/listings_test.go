@@ -193,3 +193,40 @@ func TestListingsReportsStoreFailureAsInternal(t *testing.T) {
 	assert.Equal(t, fault.Internal, fault.KindOf(err))
 	assert.Equal(t, fault.Internal, fault.KindOf(s.Put(ctx, mk(1, "art", 1))))
 }
+
+func TestListingsBrowseByPrice(t *testing.T) {
+	s, calls := newStore(t)
+	ctx := context.Background()
+	prices := []int64{500, 99, 12000, 2500, 99, 7000, 100_000}
+	var all []listing.Listing
+	for i, p := range prices {
+		all = append(all, mk(i, []string{"art", "books"}[i%2], p))
+	}
+	require.NoError(t, s.Put(ctx, all...))
+
+	collect := func(q listing.Query) []int64 {
+		var got []int64
+		var after map[string]string
+		for {
+			items, next, err := s.Browse(ctx, q, after)
+			require.NoError(t, err)
+			for _, l := range items {
+				got = append(got, l.Price.Amount)
+			}
+			if next == nil {
+				return got
+			}
+			after = next
+		}
+	}
+	assert.Equal(t, []int64{99, 99, 500, 2500, 7000, 12000, 100_000}, collect(listing.Query{Sort: listing.PriceAsc, Limit: 3}))
+	assert.Equal(t, []int64{100_000, 12000, 7000, 2500, 500, 99, 99}, collect(listing.Query{Sort: listing.PriceDesc, Limit: 2}))
+	assert.Equal(t, []int64{99, 500, 12000, 100_000}, collect(listing.Query{Sort: listing.PriceAsc, Category: "art", Limit: 10}))
+
+	lo, hi := int64(99), int64(7000)
+	calls.Reset()
+	assert.Equal(t, []int64{7000, 2500, 500, 99, 99}, collect(listing.Query{Sort: listing.PriceDesc, MinPrice: &lo, MaxPrice: &hi, Limit: 10}))
+	assert.Equal(t, 1, calls.Snapshot()["Query"], "on a price index the range is a key condition: one query, nothing filtered out")
+	assert.Equal(t, []int64{12000, 100_000}, collect(listing.Query{Sort: listing.PriceAsc, MinPrice: &[]int64{7001}[0], Limit: 10}))
+	assert.Equal(t, []int64{99, 99}, collect(listing.Query{Sort: listing.PriceAsc, MaxPrice: &[]int64{99}[0], Limit: 10}))
+}

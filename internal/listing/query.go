@@ -21,11 +21,17 @@ const (
 // Sort is the order of a browse query.
 type Sort string
 
-// The orders of a browse query: recency without keywords, relevance with.
+// The orders of a browse query. Browsing is by recency (the default) or
+// price; keyword searches are by relevance.
 const (
 	Newest    Sort = "newest"
+	PriceAsc  Sort = "price_asc"
+	PriceDesc Sort = "price_desc"
 	Relevance Sort = "relevance"
 )
+
+// ByPrice reports whether the query is ordered by price.
+func (q Query) ByPrice() bool { return q.Sort == PriceAsc || q.Sort == PriceDesc }
 
 // Query is a validated browse request.
 type Query struct {
@@ -108,15 +114,15 @@ func ParseQuery(v url.Values) (Query, error) {
 		q.Text = strings.Join(strings.Fields(search.Normalize(raw)), " ")
 		q.Sort = Relevance
 	}
-	if s := v.Get("sort"); s != "" {
-		want := Newest
-		if len(q.Terms) > 0 {
-			want = Relevance
-		}
-		if Sort(s) == want {
-			q.Sort = want
-		} else {
-			bad("sort", "must be %s (keyword searches are ordered by relevance, browsing by recency)", want)
+	if s := Sort(v.Get("sort")); s != "" {
+		switch {
+		case len(q.Terms) > 0 && s == Relevance:
+		case len(q.Terms) > 0:
+			bad("sort", "must be %s: keyword searches are ordered by relevance", Relevance)
+		case s == Newest || s == PriceAsc || s == PriceDesc:
+			q.Sort = s
+		default:
+			bad("sort", "must be %s, %s or %s", Newest, PriceAsc, PriceDesc)
 		}
 	}
 	if s := v.Get("limit"); s != "" {

@@ -23,6 +23,8 @@ type Index struct {
 const (
 	GSI1 = "GSI1"
 	GSI2 = "GSI2"
+	GSI3 = "GSI3"
+	GSI4 = "GSI4"
 )
 
 // Indexes returns every global secondary index of the table. See
@@ -31,6 +33,8 @@ func Indexes() []Index {
 	return []Index{
 		{Name: GSI1, PK: "GSI1PK", SK: "GSI1SK"},
 		{Name: GSI2, PK: "GSI2PK", SK: "GSI2SK"},
+		{Name: GSI3, PK: "GSI3PK", SK: "GSI3SK"},
+		{Name: GSI4, PK: "GSI4PK", SK: "GSI4SK"},
 	}
 }
 
