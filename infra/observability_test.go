@@ -14,6 +14,7 @@ import (
 	"regexp"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -768,9 +769,14 @@ func TestInvocationFailuresQueryMatches(t *testing.T) {
 	pattern := regexp.MustCompile(m[1])
 
 	spec := publicHTTP(t)[0]
-	var out bytes.Buffer
-	w := lambdahttp.New(lambdahttp.Options{Function: spec, Stage: stageStaging, Out: &out})
-	h := w.Handler(http.HandlerFunc(func(_ http.ResponseWriter, r *http.Request) { <-r.Context().Done() }))
+	out := &lockedBuffer{}
+	w := lambdahttp.New(lambdahttp.Options{Function: spec, Stage: stageStaging, Out: out})
+	h := w.Handler(http.HandlerFunc(func(_ http.ResponseWriter, r *http.Request) {
+		<-r.Context().Done()
+		// Outlive the deadline a little, so the warning's timer has run
+		// even on a loaded machine.
+		time.Sleep(100 * time.Millisecond)
+	}))
 	ctx, cancel := context.WithTimeout(context.Background(), 200*time.Millisecond)
 	defer cancel()
 	path := regexp.MustCompile(`\{[^}]+\}`).ReplaceAllString(spec.HTTP.Path, "x")
@@ -993,4 +999,22 @@ func TestWorkerQueryReadsWrapperFields(t *testing.T) {
 		assert.Contains(t, query, f)
 		assert.Containsf(t, failed, f, "the query reads %s, which the wrapper does not write", f)
 	}
+}
+
+// lockedBuffer is a bytes.Buffer safe for the wrapper's timer goroutine.
+type lockedBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (l *lockedBuffer) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+func (l *lockedBuffer) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
 }
