@@ -44,6 +44,7 @@ var expect = map[string]struct {
 	bodyHas     []string
 }{
 	"apigw-health-ok.json":                    {200, "application/json", []string{`"status":"ok"`, `"stage":"test"`}},
+	"apigw-health-ready-ok.json":              {200, "application/json", []string{`"dynamodb":{"status":"ok"`}},
 	"apigw-listing-get-found.json":            {200, "application/json", []string{`"id":"` + sampleListing + `"`, `"amount":2500`, `"stats":{`}},
 	"apigw-listing-get-unknown.json":          {404, "application/problem+json", []string{`"status":404`, `no listing with id`}},
 	"apigw-listing-list-category.json":        {200, "application/json", []string{`"category":"books"`, `"nextCursor"`}},

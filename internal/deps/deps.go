@@ -15,6 +15,7 @@ import (
 	"github.com/mountainhighway/marketplace/internal/config"
 	"github.com/mountainhighway/marketplace/internal/cursor"
 	"github.com/mountainhighway/marketplace/internal/dynamo"
+	"github.com/mountainhighway/marketplace/internal/httpapi"
 	"github.com/mountainhighway/marketplace/internal/listing"
 	"github.com/mountainhighway/marketplace/internal/password"
 	"github.com/mountainhighway/marketplace/internal/s3media"
@@ -116,4 +117,17 @@ func Images(ctx context.Context, cfg config.Config, db *dynamodb.Client) (*listi
 	}
 	media := s3media.NewListingMedia(client, cfg.UploadsBucket, cfg.MediaBucket, cfg.MediaBaseURL)
 	return listing.NewImages(dynamo.NewListings(db, cfg.TableName), media, media, telemetry.Events{}, time.Now), nil
+}
+
+// Probes returns the readiness checks of the dependencies every request
+// path needs: one GetItem on the table (a missing item still proves it
+// answers).
+func Probes(cfg config.Config, db *dynamodb.Client) map[string]httpapi.Probe {
+	keys := dynamo.NewKeys(db, cfg.TableName)
+	return map[string]httpapi.Probe{
+		"dynamodb": func(ctx context.Context) error {
+			_, err := keys.JWKS(ctx)
+			return err
+		},
+	}
 }

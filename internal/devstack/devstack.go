@@ -29,6 +29,7 @@ import (
 
 	"github.com/mountainhighway/marketplace/internal/account"
 	"github.com/mountainhighway/marketplace/internal/auth"
+	"github.com/mountainhighway/marketplace/internal/config"
 	"github.com/mountainhighway/marketplace/internal/cursor"
 	"github.com/mountainhighway/marketplace/internal/demo"
 	"github.com/mountainhighway/marketplace/internal/deps"
@@ -162,6 +163,7 @@ func (s *Stack) setup(ctx context.Context, opts Options) (http.Handler, error) {
 		Release:   "dev",
 		Listings:  listing.NewService(store, cursor.New(key)).WithSearch(index, store, telemetry.Events{}).WithMedia(s3media.BaseURL(s.S3URL + "/" + MediaBucket)),
 		Images:    images,
+		Probes:    deps.Probes(config.Config{TableName: opts.Table}, db),
 		Editor:    listing.NewEditor(store, time.Now),
 		Favorites: listing.NewFavorites(dynamo.NewFavorites(db, opts.Table), cursor.New(key), telemetry.Events{}, time.Now),
 		Views:     listing.NewViews(dynamo.NewFavorites(db, opts.Table), deps.ViewFlushInterval, time.Now),

@@ -1,8 +1,11 @@
 package httpapi_test
 
 import (
+	"context"
 	"crypto/ecdsa"
+	"errors"
 	"net/http"
+	"net/http/httptest"
 	"strings"
 	"testing"
 	"time"
@@ -11,6 +14,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/mountainhighway/marketplace/internal/auth"
+	"github.com/mountainhighway/marketplace/internal/httpapi"
 	"github.com/mountainhighway/marketplace/internal/registry"
 	"github.com/mountainhighway/marketplace/internal/token"
 )
@@ -292,4 +296,23 @@ func TestJWKSAndDiscovery(t *testing.T) {
 	require.Equal(t, http.StatusOK, d.status)
 	assert.Equal(t, issuer, d.body["issuer"])
 	assert.Equal(t, issuer+"/.well-known/jwks.json", d.body["jwks_uri"])
+}
+
+func TestReadiness(t *testing.T) {
+	a := newAPI(t)
+	r := a.get("health-ready", "/v1/health/ready")
+	require.Equal(t, http.StatusOK, r.status, r.raw)
+	assert.Equal(t, "ok", r.body["status"])
+	assert.Equal(t, "ok", r.body["checks"].(map[string]any)["dynamodb"].(map[string]any)["status"])
+	assert.Equal(t, "no-store", r.header.Get("Cache-Control"))
+
+	failing := httpapi.Ready(map[string]httpapi.Probe{
+		"dynamodb": func(context.Context) error { return nil },
+		"broken":   func(context.Context) error { return errors.New("connection refused") },
+	})
+	rec := httptest.NewRecorder()
+	failing.ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "/v1/health/ready", nil))
+	assert.Equal(t, http.StatusServiceUnavailable, rec.Code)
+	assert.Contains(t, rec.Body.String(), `"broken":{"status":"fail"`)
+	assert.NotContains(t, rec.Body.String(), "connection refused", "no internals in the answer")
 }

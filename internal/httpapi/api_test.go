@@ -2,6 +2,7 @@ package httpapi_test
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -121,7 +122,11 @@ func newAPI(t *testing.T) *api {
 			Store: a.users, Sessions: dynamo.NewSessions(db, name), Hasher: password.Argon2id{}, Issuer: iss,
 			Guard: dynamo.NewLoginGuard(db, name, dynamo.DefaultGuardPolicy()), Events: telemetry.Events{},
 		}),
-		Keys:      keys,
+		Keys: keys,
+		Probes: map[string]httpapi.Probe{"dynamodb": func(ctx context.Context) error {
+			_, err := keys.JWKS(ctx)
+			return err
+		}},
 		OpenIDDoc: doc,
 	})
 	verifier := token.NewVerifier(keys, issuer, audience, time.Now)

@@ -16,6 +16,7 @@ type Deps struct {
 	Favorites *listing.Favorites
 	Views     *listing.Views
 	Images    *listing.Images
+	Probes    map[string]Probe
 	Accounts  *account.Service
 	Keys      JWKSSource
 	OpenIDDoc []byte
@@ -26,6 +27,7 @@ type Deps struct {
 func Routes(d Deps) map[string]http.Handler {
 	return map[string]http.Handler{
 		"health":       Health(d.Stage, d.Release),
+		"health-ready": Ready(d.Probes),
 		"listing-get":  GetListing(d.Listings, d.Views),
 		"listing-list": ListListings(d.Listings),
 

@@ -136,6 +136,16 @@ func All() []Function {
 			Alarms:      Alarms{P95: 100 * time.Millisecond},
 		},
 		{
+			Name:        "health-ready",
+			Description: "Readiness: checks the dependencies (DynamoDB) and reports their latency.",
+			HTTP:        &Route{"GET", "/v1/health/ready"},
+			Auth:        Public,
+			Table:       []TableAction{GetItem},
+			MemoryMB:    128,
+			Timeout:     5 * time.Second,
+			Alarms:      Alarms{P95: 200 * time.Millisecond},
+		},
+		{
 			Name:        "listing-get",
 			Description: "Returns one published listing.",
 			HTTP:        &Route{"GET", "/v1/listings/{id}"},
