@@ -89,7 +89,8 @@ func Editor(cfg config.Config, db *dynamodb.Client) *listing.Editor {
 
 // Favorites returns the favourites service over the table.
 func Favorites(cfg config.Config, db *dynamodb.Client) *listing.Favorites {
-	return listing.NewFavorites(dynamo.NewFavorites(db, cfg.TableName), cursor.New(cfg.CursorKey), telemetry.Events{}, time.Now)
+	return listing.NewFavorites(dynamo.NewFavorites(db, cfg.TableName), cursor.New(cfg.CursorKey), telemetry.Events{}, time.Now).
+		WithMedia(s3media.BaseURL(cfg.MediaBaseURL))
 }
 
 // ViewFlushInterval is how often a process writes the views it counted.

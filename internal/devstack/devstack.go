@@ -165,7 +165,7 @@ func (s *Stack) setup(ctx context.Context, opts Options) (http.Handler, error) {
 		Images:    images,
 		Probes:    deps.Probes(config.Config{TableName: opts.Table}, db),
 		Editor:    listing.NewEditor(store, time.Now),
-		Favorites: listing.NewFavorites(dynamo.NewFavorites(db, opts.Table), cursor.New(key), telemetry.Events{}, time.Now),
+		Favorites: listing.NewFavorites(dynamo.NewFavorites(db, opts.Table), cursor.New(key), telemetry.Events{}, time.Now).WithMedia(s3media.BaseURL(s.S3URL + "/" + MediaBucket)),
 		Views:     listing.NewViews(dynamo.NewFavorites(db, opts.Table), deps.ViewFlushInterval, time.Now),
 		Accounts:  accounts,
 		Keys:      dynamo.NewKeys(db, opts.Table),

@@ -133,10 +133,22 @@ func TestImageUploadEndToEnd(t *testing.T) {
 	// The rejected upload is recorded but never shown to the public.
 	assert.Len(t, got["images"], 1)
 
+	// The first ready image is the cover lists show, in browse and search.
+	cover := got["cover"].(map[string]any)
+	assert.Equal(t, img["id"], cover["imageId"])
+	assert.Equal(t, urls, cover["urls"])
+	var page struct {
+		Items []map[string]any `json:"items"`
+	}
+	anon.call("GET", "/v1/listings?q=painted+chest", nil, &page)
+	require.Len(t, page.Items, 1)
+	assert.Equal(t, urls, page.Items[0]["cover"].(map[string]any)["urls"])
+
 	require.Equal(t, http.StatusNoContent, seller.call("DELETE", "/v1/listings/"+id+"/images/"+img["id"].(string), nil, nil))
 	got = nil
 	anon.call("GET", "/v1/listings/"+id, nil, &got)
 	assert.Empty(t, got["images"])
+	assert.Nil(t, got["cover"], "deleting the only image removes the cover")
 	resp2, err := http.Get(urls["320"].(string))
 	require.NoError(t, err)
 	resp2.Body.Close()

@@ -22,6 +22,7 @@ type ListingsAPI interface {
 	GetItem(context.Context, *dynamodb.GetItemInput, ...func(*dynamodb.Options)) (*dynamodb.GetItemOutput, error)
 	PutItem(context.Context, *dynamodb.PutItemInput, ...func(*dynamodb.Options)) (*dynamodb.PutItemOutput, error)
 	DeleteItem(context.Context, *dynamodb.DeleteItemInput, ...func(*dynamodb.Options)) (*dynamodb.DeleteItemOutput, error)
+	UpdateItem(context.Context, *dynamodb.UpdateItemInput, ...func(*dynamodb.Options)) (*dynamodb.UpdateItemOutput, error)
 	Query(context.Context, *dynamodb.QueryInput, ...func(*dynamodb.Options)) (*dynamodb.QueryOutput, error)
 	BatchWriteItem(context.Context, *dynamodb.BatchWriteItemInput, ...func(*dynamodb.Options)) (*dynamodb.BatchWriteItemOutput, error)
 	BatchGetItem(context.Context, *dynamodb.BatchGetItemInput, ...func(*dynamodb.Options)) (*dynamodb.BatchGetItemOutput, error)
@@ -82,37 +83,48 @@ const (
 const sortTime = "2006-01-02T15:04:05.000000000Z"
 
 type listingItem struct {
-	PK          string `dynamodbav:"PK"`
-	SK          string `dynamodbav:"SK"`
-	GSI1PK      string `dynamodbav:"GSI1PK,omitempty"`
-	GSI1SK      string `dynamodbav:"GSI1SK,omitempty"`
-	GSI2PK      string `dynamodbav:"GSI2PK,omitempty"`
-	GSI2SK      string `dynamodbav:"GSI2SK,omitempty"`
-	GSI3PK      string `dynamodbav:"GSI3PK,omitempty"`
-	GSI3SK      string `dynamodbav:"GSI3SK,omitempty"`
-	GSI4PK      string `dynamodbav:"GSI4PK,omitempty"`
-	GSI4SK      string `dynamodbav:"GSI4SK,omitempty"`
-	Type        string `dynamodbav:"type"`
-	ID          string `dynamodbav:"id"`
-	SellerID    string `dynamodbav:"sellerId"`
-	Title       string `dynamodbav:"title"`
-	Description string `dynamodbav:"description"`
-	Category    string `dynamodbav:"category"`
-	PriceAmount int64  `dynamodbav:"priceAmount"`
-	Currency    string `dynamodbav:"currency"`
-	Status      string `dynamodbav:"status"`
-	Stock       int    `dynamodbav:"stock"`
-	CreatedAt   string `dynamodbav:"createdAt"`
-	UpdatedAt   string `dynamodbav:"updatedAt"`
-	PublishedAt string `dynamodbav:"publishedAt,omitempty"`
-	Version     int64  `dynamodbav:"version"`
+	PK          string     `dynamodbav:"PK"`
+	SK          string     `dynamodbav:"SK"`
+	GSI1PK      string     `dynamodbav:"GSI1PK,omitempty"`
+	GSI1SK      string     `dynamodbav:"GSI1SK,omitempty"`
+	GSI2PK      string     `dynamodbav:"GSI2PK,omitempty"`
+	GSI2SK      string     `dynamodbav:"GSI2SK,omitempty"`
+	GSI3PK      string     `dynamodbav:"GSI3PK,omitempty"`
+	GSI3SK      string     `dynamodbav:"GSI3SK,omitempty"`
+	GSI4PK      string     `dynamodbav:"GSI4PK,omitempty"`
+	GSI4SK      string     `dynamodbav:"GSI4SK,omitempty"`
+	Type        string     `dynamodbav:"type"`
+	ID          string     `dynamodbav:"id"`
+	SellerID    string     `dynamodbav:"sellerId"`
+	Title       string     `dynamodbav:"title"`
+	Description string     `dynamodbav:"description"`
+	Category    string     `dynamodbav:"category"`
+	PriceAmount int64      `dynamodbav:"priceAmount"`
+	Currency    string     `dynamodbav:"currency"`
+	Status      string     `dynamodbav:"status"`
+	Stock       int        `dynamodbav:"stock"`
+	CreatedAt   string     `dynamodbav:"createdAt"`
+	UpdatedAt   string     `dynamodbav:"updatedAt"`
+	PublishedAt string     `dynamodbav:"publishedAt,omitempty"`
+	Version     int64      `dynamodbav:"version"`
+	Cover       *coverItem `dynamodbav:"cover,omitempty"`
+}
+
+type coverItem struct {
+	ImageID  string                 `dynamodbav:"imageId"`
+	Variants []listing.ImageVariant `dynamodbav:"variants"`
 }
 
 func listingKey(id string) map[string]types.AttributeValue { return key("LISTING#"+id, "LISTING") }
 
 func toItem(l listing.Listing) listingItem {
+	var cover *coverItem
+	if l.Cover != nil {
+		cover = &coverItem{ImageID: l.Cover.ImageID, Variants: l.Cover.Variants}
+	}
 	it := listingItem{
-		PK: "LISTING#" + l.ID, SK: "LISTING", Type: "listing",
+		Cover: cover,
+		PK:    "LISTING#" + l.ID, SK: "LISTING", Type: "listing",
 		ID: l.ID, SellerID: l.SellerID, Title: l.Title, Description: l.Description,
 		Category: l.Category, PriceAmount: l.Price.Amount, Currency: l.Price.Currency,
 		Status: string(l.Status), Stock: l.Stock,
@@ -135,8 +147,13 @@ func toItem(l listing.Listing) listingItem {
 }
 
 func fromItem(it listingItem) (listing.Listing, error) {
+	var cover *listing.Cover
+	if it.Cover != nil {
+		cover = &listing.Cover{ImageID: it.Cover.ImageID, Variants: it.Cover.Variants}
+	}
 	l := listing.Listing{
-		ID: it.ID, SellerID: it.SellerID, Title: it.Title, Description: it.Description,
+		Cover: cover,
+		ID:    it.ID, SellerID: it.SellerID, Title: it.Title, Description: it.Description,
 		Category: it.Category, Price: listing.Money{Amount: it.PriceAmount, Currency: it.Currency},
 		Status: listing.Status(it.Status), Stock: it.Stock, Version: it.Version,
 	}

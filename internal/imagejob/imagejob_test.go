@@ -130,7 +130,21 @@ func TestProcessAgainstMinIO(t *testing.T) {
 	require.NoError(t, err)
 	assert.Equal(t, 320, cfg.Width)
 
+	require.NotNil(t, l.Cover, "the first ready image becomes the cover")
+	assert.Equal(t, ready.ID, l.Cover.ImageID)
+	assert.Equal(t, int64(2), l.Version, "setting the cover changes the listing's version")
+
+	third := put("img_01JF0000000000000000000004", photo(t))
+	require.NoError(t, h(ctx, events.SQSMessage{Body: s3Event(third)}))
+	l, err = f.store.Get(ctx, f.id)
+	require.NoError(t, err)
+	assert.Equal(t, ready.ID, l.Cover.ImageID, "a later image does not replace the cover")
+
 	require.NoError(t, f.images.Delete(ctx, f.seller, f.id, ready.ID))
+	l, err = f.store.Get(ctx, f.id)
+	require.NoError(t, err)
+	require.NotNil(t, l.Cover)
+	assert.Equal(t, "img_01JF0000000000000000000004", l.Cover.ImageID, "the next ready image becomes the cover")
 	_, _, err = f.objects.Get(ctx, f.bucket, thumb)
 	assert.Equal(t, fault.NotFound, fault.KindOf(err), "deleting an image deletes its thumbnails")
 	require.NoError(t, f.images.Delete(ctx, f.seller, f.id, ready.ID), "and is idempotent")

@@ -46,6 +46,14 @@ type Favorites struct {
 	cursors *cursor.Codec
 	events  Events
 	now     func() time.Time
+	media   MediaURLs
+}
+
+// WithMedia returns the service filling in cover URLs from media.
+func (f *Favorites) WithMedia(media MediaURLs) *Favorites {
+	c := *f
+	c.media = media
+	return &c
 }
 
 // NewFavorites returns the favourites service.
@@ -121,6 +129,9 @@ func (f *Favorites) List(ctx context.Context, p auth.Principal, v url.Values) (P
 	items, next, err := f.store.Favorites(ctx, p.UserID, limit, after)
 	if err != nil {
 		return Page{}, passOn(op, err)
+	}
+	for i := range items {
+		coverURLs(f.media, &items[i])
 	}
 	page := Page{Items: items}
 	if page.Items == nil {

@@ -45,6 +45,13 @@ type Image struct {
 	Variants []ImageVariant `json:"-"`
 }
 
+// Cover is the image shown for a listing in lists: its first ready image.
+type Cover struct {
+	ImageID  string            `json:"imageId"`
+	URLs     map[string]string `json:"urls,omitempty"`
+	Variants []ImageVariant    `json:"-"`
+}
+
 // ImageVariant is one stored thumbnail.
 type ImageVariant struct {
 	Width int    `dynamodbav:"width"`
@@ -88,6 +95,10 @@ type ImageStore interface {
 	// Writer.Update (NotFound, Forbidden), including its images.
 	Owned(ctx context.Context, id string, by Actor) (Listing, error)
 	SaveImage(ctx context.Context, listingID string, img Image) error
+	// SetCover makes img the listing's cover if it has none (or, with
+	// replace, whatever it has). Changing the cover changes the listing's
+	// version, like any other change of what buyers see.
+	SetCover(ctx context.Context, listingID string, c *Cover, replace bool) error
 	// DeleteImage removes an image record and returns it, if it existed.
 	DeleteImage(ctx context.Context, listingID, imageID string) (Image, bool, error)
 	// Exists reports whether the listing still exists (any status).
@@ -187,6 +198,9 @@ func (m *Images) Process(ctx context.Context, listingID, imageID string) error {
 	if err := m.store.SaveImage(ctx, listingID, img); err != nil {
 		return fault.Wrap(op, err)
 	}
+	if err := m.store.SetCover(ctx, listingID, &Cover{ImageID: imageID, Variants: img.Variants}, false); err != nil {
+		return fault.Wrap(op, err)
+	}
 	if err := m.media.DeleteUpload(ctx, listingID, imageID); err != nil {
 		return fault.Wrap(op, err)
 	}
@@ -201,7 +215,8 @@ func (m *Images) Delete(ctx context.Context, p auth.Principal, listingID, imageI
 	if !ValidID(listingID) {
 		return fault.E(op, fault.NotFound, "no listing with id "+quote(listingID))
 	}
-	if _, err := m.store.Owned(ctx, listingID, ActorOf(p)); err != nil {
+	l, err := m.store.Owned(ctx, listingID, ActorOf(p))
+	if err != nil {
 		return passOn(op, err)
 	}
 	if !ValidImageID(imageID) {
@@ -210,6 +225,19 @@ func (m *Images) Delete(ctx context.Context, p auth.Principal, listingID, imageI
 	img, ok, err := m.store.DeleteImage(ctx, listingID, imageID)
 	if err != nil || !ok {
 		return passOn(op, err)
+	}
+	if l.Cover != nil && l.Cover.ImageID == imageID {
+		// The next ready image, if any, becomes the cover.
+		var next *Cover
+		for _, other := range l.Images {
+			if other.ID != imageID && other.Status == ImageReady {
+				next = &Cover{ImageID: other.ID, Variants: other.Variants}
+				break
+			}
+		}
+		if err := m.store.SetCover(ctx, listingID, next, true); err != nil {
+			return fault.Wrap(op, err)
+		}
 	}
 	if err := m.media.DeleteVariants(ctx, listingID, imageID, img.Variants); err != nil {
 		return fault.Wrap(op, err)

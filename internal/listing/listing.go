@@ -50,6 +50,8 @@ type Listing struct {
 	UpdatedAt   time.Time  `json:"updatedAt"`
 	PublishedAt *time.Time `json:"publishedAt,omitempty"`
 	Version     int64      `json:"version"`
+	// Cover is the image lists show; nil until an image is ready.
+	Cover *Cover `json:"cover,omitempty"`
 	// Stats and Images are only filled in when one listing is read.
 	Stats  *Stats  `json:"stats,omitempty"`
 	Images []Image `json:"images,omitempty"`
@@ -185,7 +187,21 @@ func (s *Service) Get(ctx context.Context, id string) (Listing, error) {
 		}
 	}
 	l.Images = ready
+	s.coverURLs(&l)
 	return l, nil
+}
+
+func (s *Service) coverURLs(l *Listing) { coverURLs(s.media, l) }
+
+// coverURLs fills in the URLs of a listing's cover.
+func coverURLs(media MediaURLs, l *Listing) {
+	if media == nil || l.Cover == nil {
+		return
+	}
+	l.Cover.URLs = map[string]string{}
+	for _, v := range l.Cover.Variants {
+		l.Cover.URLs[strconv.Itoa(v.Width)] = media.URL(l.ID, l.Cover.ImageID, v)
+	}
 }
 
 // Browse returns one page of published listings for q.
@@ -222,6 +238,9 @@ func (s *Service) Browse(ctx context.Context, q Query) (Page, error) {
 			return Page{}, err
 		}
 		return Page{}, fault.Wrap(op, err)
+	}
+	for i := range items {
+		s.coverURLs(&items[i])
 	}
 	page := Page{Items: items}
 	if page.Items == nil {

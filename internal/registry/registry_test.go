@@ -38,6 +38,10 @@ func TestEntriesAreWellFormed(t *testing.T) {
 			routes[fn.HTTP.Key()] = true
 			assert.Contains(t, []registry.Auth{registry.Public, registry.User, registry.Seller, registry.Admin}, fn.Auth, fn.Name)
 		}
+		if fn.HTTP != nil && fn.Auth != registry.Public {
+			// Verifiers read the public keys from the table (PK = KEYS).
+			assert.Containsf(t, fn.Table, registry.GetItem, "%s verifies tokens, so it needs dynamodb:GetItem for the JWKS", fn.Name)
+		}
 		for _, a := range fn.Table {
 			assert.Truef(t, strings.HasPrefix(string(a), "dynamodb:") && !strings.Contains(string(a), "*"), "%s: table action %q", fn.Name, a)
 		}
