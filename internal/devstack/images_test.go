@@ -13,10 +13,12 @@ import (
 	"testing"
 	"time"
 
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
 	"github.com/mountainhighway/marketplace/internal/devstack"
+	"github.com/mountainhighway/marketplace/internal/dynamo/dynamotest"
 )
 
 type client struct {
@@ -84,9 +86,15 @@ func pngBytes(t *testing.T, w, h int) []byte {
 // embedded stack: presigned POST, the stand-in S3 notification, the image
 // worker behind the in-process queue, and thumbnails served from S3.
 func TestImageUploadEndToEnd(t *testing.T) {
-	s, err := devstack.Start(context.Background(), devstack.Options{Addr: "127.0.0.1:0", Seed: 3, Out: io.Discard})
+	actions := dynamotest.NewActions()
+	s, err := devstack.Start(context.Background(), devstack.Options{Addr: "127.0.0.1:0", Seed: 3, Out: io.Discard,
+		DynamoOptions: []func(*dynamodb.Options){actions.Option}})
 	require.NoError(t, err)
-	t.Cleanup(func() { assert.NoError(t, s.Close()) })
+	t.Cleanup(func() {
+		assert.NoError(t, s.Close())
+		assert.Empty(t, actions.Violations(), "every route and the image worker stay within their IAM grants")
+		assert.GreaterOrEqual(t, actions.Functions(), 6, "the routes and the worker were recorded")
+	})
 
 	var tok map[string]any
 	anon := client{t: t, base: s.URL}

@@ -9,15 +9,11 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"os"
-	"slices"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
-	awsmiddleware "github.com/aws/aws-sdk-go-v2/aws/middleware"
-	awsdynamodb "github.com/aws/aws-sdk-go-v2/service/dynamodb"
-	"github.com/aws/smithy-go/middleware"
 	"github.com/stretchr/testify/require"
 
 	"github.com/mountainhighway/marketplace/internal/account"
@@ -79,78 +75,12 @@ func (l *logBuffer) lines(msg string) []map[string]any {
 // through the routes; TestMain fails the suite if one of them is a Scan.
 var suiteCalls = dynamo.NewCalls()
 
-// used records, per registry function, the IAM actions its requests needed,
-// read from the invocation the wrapper put in the request's context.
-var used = struct {
-	sync.Mutex
-	actions map[string]map[string]bool
-}{actions: map[string]map[string]bool{}}
-
-// recordActions is an SDK middleware noting which DynamoDB IAM actions each
-// function's requests perform (a transaction needs the actions of its
-// parts), so TestMain can hold them against the registry's grants.
-func recordActions(o *awsdynamodb.Options) {
-	o.APIOptions = append(o.APIOptions, func(st *middleware.Stack) error {
-		return st.Initialize.Add(middleware.InitializeMiddlewareFunc("record-actions",
-			func(ctx context.Context, in middleware.InitializeInput, next middleware.InitializeHandler) (middleware.InitializeOutput, middleware.Metadata, error) {
-				fn := telemetry.FromContext(ctx).Dimensions["Function"]
-				if fn != "" {
-					var actions []string
-					switch p := in.Parameters.(type) {
-					case *awsdynamodb.TransactWriteItemsInput:
-						for _, it := range p.TransactItems {
-							switch {
-							case it.Put != nil:
-								actions = append(actions, "dynamodb:PutItem")
-							case it.Update != nil:
-								actions = append(actions, "dynamodb:UpdateItem")
-							case it.Delete != nil:
-								actions = append(actions, "dynamodb:DeleteItem")
-							case it.ConditionCheck != nil:
-								actions = append(actions, "dynamodb:ConditionCheckItem")
-							}
-						}
-					default:
-						actions = append(actions, "dynamodb:"+awsmiddleware.GetOperationName(ctx))
-					}
-					used.Lock()
-					if used.actions[fn] == nil {
-						used.actions[fn] = map[string]bool{}
-					}
-					for _, a := range actions {
-						used.actions[fn][a] = true
-					}
-					used.Unlock()
-				}
-				return next.HandleInitialize(ctx, in)
-			}), middleware.Before)
-	})
-}
-
-// leastPrivilegeViolations lists the actions functions performed that the
-// registry (and so their IAM role) does not grant.
-func leastPrivilegeViolations() []string {
-	used.Lock()
-	defer used.Unlock()
-	var out []string
-	for name, actions := range used.actions {
-		fn, ok := registry.Lookup(name)
-		if !ok {
-			continue
-		}
-		for a := range actions {
-			if !slices.Contains(fn.Table, registry.TableAction(a)) {
-				out = append(out, name+" needs "+a)
-			}
-		}
-	}
-	slices.Sort(out)
-	return out
-}
+// actions holds what every route did against the registry's grants.
+var actions = dynamotest.NewActions()
 
 func TestMain(m *testing.M) {
 	code := m.Run()
-	if v := leastPrivilegeViolations(); code == 0 && len(v) > 0 {
+	if v := actions.Violations(); code == 0 && len(v) > 0 {
 		fmt.Fprintf(os.Stderr, "functions used DynamoDB actions their registry entry (and IAM role) does not grant:\n  %s\n", strings.Join(v, "\n  "))
 		code = 1
 	}
@@ -173,7 +103,7 @@ func TestMain(m *testing.M) {
 func newAPI(t *testing.T) *api {
 	t.Helper()
 	calls := dynamo.NewCalls()
-	db, name := dynamotest.NewTable(t, calls.Option(), suiteCalls.Option(), recordActions)
+	db, name := dynamotest.NewTable(t, calls.Option(), suiteCalls.Option(), actions.Option)
 	k, err := token.NewKey(time.Now())
 	require.NoError(t, err)
 	ks := token.KeySet{Keys: []token.Key{k}}
