@@ -16,6 +16,7 @@ import (
 	"net/http"
 	"runtime/debug"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -56,6 +57,7 @@ type Wrapper struct {
 	base    *slog.Logger
 	debug   *slog.Logger
 	dims    map[string]string
+	gzip    *sync.Pool
 	cold    atomic.Bool
 }
 
@@ -72,6 +74,7 @@ func New(opts Options) *Wrapper {
 		base:    telemetry.NewLogger(opts.Out, opts.LogLevel, false).With(fn),
 		debug:   telemetry.NewLogger(opts.Out, opts.LogLevel, true).With(fn),
 		dims:    map[string]string{"Stage": opts.Stage, "Function": opts.Function.Name},
+		gzip:    newGzipPool(),
 	}
 	w.cold.Store(true)
 	return w
@@ -210,7 +213,7 @@ func (w *Wrapper) wrap(next http.Handler) http.Handler {
 				r.Body = http.MaxBytesReader(rec, r.Body, max)
 			}
 			if acceptsGzip(r) && r.Method != http.MethodHead {
-				gz := newGzipWriter(rec)
+				gz := newGzipWriter(rec, w.gzip)
 				next.ServeHTTP(gz, r)
 				gz.finish()
 			} else {
