@@ -27,7 +27,7 @@ type Metric struct {
 
 // Metrics writes CloudWatch embedded-metric-format lines. CloudWatch Logs
 // turns each line into metrics asynchronously, so emitting costs a write to
-// stdout and never a synchronous PutMetricData call.
+// stdout and never a synchronous call to the CloudWatch metrics API.
 type Metrics struct {
 	mu  sync.Mutex
 	w   io.Writer
