@@ -187,30 +187,9 @@ func (w *Wrapper) wrap(next http.Handler) http.Handler {
 					}
 				}
 			}()
-			if w.opts.Function.Auth != registry.Public {
-				p, err := w.authenticate(r)
-				if err != nil {
-					inv.RecordError(err)
-					if fault.KindOf(err) == fault.Unauthenticated {
-						rec.Header().Set("WWW-Authenticate", `Bearer realm="mountain-highway"`)
-					}
-					problem.Write(rec, err, inv.CorrelationID)
-					return
-				}
-				inv.Logger = inv.Logger.With(slog.String("userId", p.UserID))
-				if hub != nil {
-					hub.Scope().SetUser(sentry.User{ID: p.UserID})
-				}
-				r = r.WithContext(auth.NewContext(r.Context(), p))
-			}
-			if max := w.opts.Function.MaxBody; max > 0 && r.Body != nil {
-				if r.ContentLength > max {
-					err := fault.E("lambdahttp.body", fault.TooLarge, fmt.Sprintf("the request body must be at most %d bytes", max))
-					inv.RecordError(err)
-					problem.Write(rec, err, inv.CorrelationID)
-					return
-				}
-				r.Body = http.MaxBytesReader(rec, r.Body, max)
+			r, ok := w.admit(rec, r, inv, hub)
+			if !ok {
+				return
 			}
 			if acceptsGzip(r) && r.Method != http.MethodHead {
 				gz := newGzipWriter(rec, w.gzip)
@@ -255,6 +234,37 @@ func (w *Wrapper) wrap(next http.Handler) http.Handler {
 	})
 }
 
+// admit applies the registry's auth level and body limit before the
+// handler runs. When it refuses the request it has written the problem.
+func (w *Wrapper) admit(rec *recorder, r *http.Request, inv *telemetry.Invocation, hub *sentry.Hub) (*http.Request, bool) {
+	refuse := func(err error) (*http.Request, bool) {
+		inv.RecordError(err)
+		if fault.KindOf(err) == fault.Unauthenticated {
+			rec.Header().Set("WWW-Authenticate", `Bearer realm="mountain-highway"`)
+		}
+		problem.Write(rec, err, inv.CorrelationID)
+		return r, false
+	}
+	if w.opts.Function.Auth != registry.Public {
+		p, err := w.authenticate(r)
+		if err != nil {
+			return refuse(err)
+		}
+		inv.Logger = inv.Logger.With(slog.String("userId", p.UserID))
+		if hub != nil {
+			hub.Scope().SetUser(sentry.User{ID: p.UserID})
+		}
+		r = r.WithContext(auth.NewContext(r.Context(), p))
+	}
+	if max := w.opts.Function.MaxBody; max > 0 && r.Body != nil {
+		if r.ContentLength > max {
+			return refuse(fault.E("lambdahttp.body", fault.TooLarge, fmt.Sprintf("the request body must be at most %d bytes", max)))
+		}
+		r.Body = http.MaxBytesReader(rec, r.Body, max)
+	}
+	return r, true
+}
+
 // authenticate verifies the bearer token and the registry's auth level. It
 // fails closed: a protected function without a verifier refuses everyone.
 func (w *Wrapper) authenticate(r *http.Request) (auth.Principal, error) {
@@ -269,8 +279,13 @@ func (w *Wrapper) authenticate(r *http.Request) (auth.Principal, error) {
 	}
 	p, err := w.opts.Verifier.Verify(r.Context(), strings.TrimSpace(tok))
 	if err != nil {
-		if fault.KindOf(err) == fault.Internal {
+		switch fault.KindOf(err) {
+		case fault.Internal:
 			return auth.Principal{}, fault.Wrap(op, err)
+		case fault.Unavailable:
+			// The keys could not be read: the token may well be fine, so
+			// the client should retry, not sign in again.
+			return auth.Principal{}, err
 		}
 		return auth.Principal{}, fault.E(op, fault.Unauthenticated, "the access token is invalid or expired; refresh it or sign in again")
 	}
