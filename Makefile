@@ -14,10 +14,10 @@ FUZZTIME  ?= 100000x
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-11s %s\n", $$1, $$2}'
 
-dev: ## run the whole API on http://127.0.0.1:8080 with embedded DynamoDB and S3 and demo data
+dev: ## run the whole API on http://127.0.0.1:8080 with embedded DynamoDB, S3 and job queue, and demo data
 	$(GO) run ./cmd/mh dev
 
-test: ## lint, then every test (unit, DynamoDB Local, Lambda emulator, infra mocks) with coverage; fuzz briefly
+test: ## lint, then every test (unit; DynamoDB Local, local-aws-sqs, MinIO; Lambda emulator; infra mocks) with coverage; fuzz
 	$(MAKE) lint
 	CI=$${CI:-true} $(GO) run ./cmd/mh stack -- \
 	  $(GO) test -race -count=1 -timeout 20m -coverpkg=$(COVERPKG) -coverprofile=coverage.out ./...
