@@ -254,6 +254,22 @@ func (r *RIE) Output() []byte { return r.proc.Output() }
 // line, because RIE measures there only the call that starts init (about
 // 0.2 ms whatever the function does), not init itself.
 func (r *RIE) InitDuration() (time.Duration, bool) {
+	// RIE's lines reach us through a pipe that may trail the invocation's
+	// answer, so give the report a moment to arrive.
+	deadline := time.Now().Add(initReportWait)
+	for {
+		d, ok := r.initDuration()
+		if ok || time.Now().After(deadline) {
+			return d, ok
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+// initReportWait bounds how long InitDuration waits for RIE's report.
+const initReportWait = 2 * time.Second
+
+func (r *RIE) initDuration() (time.Duration, bool) {
 	const done, report = "INIT RTDONE(status: ", "INIT REPORT(durationMs: "
 	succeeded := false
 	for line := range strings.Lines(string(r.proc.Output())) {

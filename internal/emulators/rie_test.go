@@ -80,9 +80,11 @@ func TestRIE(t *testing.T) {
 	assert.Equal(t, "asked to fail", ferr.Message)
 	assert.Contains(t, string(body), "asked to fail")
 
-	out := r.Output()
-	assert.True(t, hasJSONLine(out, "invoke"), "the function's JSON log lines should be in the output:\n%s", out)
-	assert.Contains(t, string(out), "REPORT RequestId: ")
+	// The output arrives through a pipe that may trail the answers.
+	assert.Eventually(t, func() bool {
+		out := r.Output()
+		return hasJSONLine(out, "invoke") && bytes.Contains(out, []byte("REPORT RequestId: "))
+	}, 5*time.Second, 10*time.Millisecond, "the function's JSON log lines and RIE's reports should be in the output:\n%s", r.Output())
 
 	u, err := url.Parse(r.InvokeURL())
 	require.NoError(t, err)
