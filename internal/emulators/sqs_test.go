@@ -69,7 +69,7 @@ func TestLocalSQS(t *testing.T) {
 	require.NoError(t, srv.Stop())
 	assertPortFree(t, port)
 	assert.NoError(t, srv.Stop(), "a second Stop")
-	assert.NotEmpty(t, srv.Output(), "the start-up line")
+	assert.Eventually(t, func() bool { return len(srv.Output()) > 0 }, 5*time.Second, 10*time.Millisecond, "the start-up line")
 }
 
 // TestFreshInstallLocalSQS installs local-aws-sqs into an empty cache, as
