@@ -340,5 +340,5 @@ func row(w io.Writer, name string, r loadtest.Result, calls, ratio string) {
 }
 
 func fmtDur(d time.Duration) string {
-	return strings.TrimSuffix(fmt.Sprintf("%.2f ms", float64(d.Microseconds())/1000), "")
+	return fmt.Sprintf("%.2f ms", float64(d.Microseconds())/1000)
 }

@@ -2,7 +2,6 @@ package dynamo
 
 import (
 	"context"
-	"errors"
 	"strconv"
 	"time"
 
@@ -146,56 +145,11 @@ func (s *Favorites) Favorites(ctx context.Context, user string, limit int, after
 			ids = append(ids, v.Value)
 		}
 	}
-	ls, err := s.listings(ctx, ids)
+	ls, err := getListings(ctx, s.db, s.table, ids, listing.Listing.Visible)
 	if err != nil {
 		return nil, nil, fault.Wrap(op, err)
 	}
 	return ls, next, nil
-}
-
-// listings reads listings by id with BatchGetItem, in the order of ids,
-// leaving out the ones missing or not visible.
-func (s *Favorites) listings(ctx context.Context, ids []string) ([]listing.Listing, error) {
-	if len(ids) == 0 {
-		return nil, nil
-	}
-	keys := make([]map[string]types.AttributeValue, 0, len(ids))
-	for _, id := range ids {
-		keys = append(keys, listingKey(id))
-	}
-	byID := map[string]listing.Listing{}
-	pending := map[string]types.KeysAndAttributes{s.table: {Keys: keys}}
-	for attempt := 0; len(pending[s.table].Keys) > 0; attempt++ {
-		if attempt == 8 {
-			return nil, errors.New("unprocessed keys after 8 attempts")
-		}
-		if attempt > 0 {
-			select {
-			case <-ctx.Done():
-				return nil, ctx.Err()
-			case <-time.After(time.Duration(1<<attempt) * 10 * time.Millisecond):
-			}
-		}
-		out, err := s.db.BatchGetItem(ctx, &dynamodb.BatchGetItemInput{RequestItems: pending})
-		if err != nil {
-			return nil, err
-		}
-		ls, err := decodeListings(out.Responses[s.table])
-		if err != nil {
-			return nil, err
-		}
-		for _, l := range ls {
-			byID[l.ID] = l
-		}
-		pending = out.UnprocessedKeys
-	}
-	out := make([]listing.Listing, 0, len(ids))
-	for _, id := range ids {
-		if l, ok := byID[id]; ok && l.Visible() {
-			out = append(out, l)
-		}
-	}
-	return out, nil
 }
 
 // AddViews adds view counts, one UpdateItem per listing.

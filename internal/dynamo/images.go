@@ -66,11 +66,8 @@ func (s *Listings) Owned(ctx context.Context, id string, by listing.Actor) (list
 	if err != nil {
 		return listing.Listing{}, err
 	}
-	if l.SellerID != by.UserID && !by.Admin {
-		if !l.Visible() {
-			return listing.Listing{}, fault.E(op, fault.NotFound, "no listing with id "+strconv.Quote(id))
-		}
-		return listing.Listing{}, fault.E(op, fault.Forbidden, "only the listing's seller can change it")
+	if err := checkOwner(op, id, l, by); err != nil {
+		return listing.Listing{}, err
 	}
 	return l, nil
 }

@@ -2,7 +2,6 @@ package dynamo
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"time"
 
@@ -384,35 +383,16 @@ func decodeListings(raw []map[string]types.AttributeValue) ([]listing.Listing, e
 // write paths with invariants use conditional writes.
 func (s *Listings) Put(ctx context.Context, ls ...listing.Listing) error {
 	const op = "dynamo.Listings.Put"
-	for len(ls) > 0 {
-		n := min(25, len(ls))
-		reqs := make([]types.WriteRequest, 0, n)
-		for _, l := range ls[:n] {
-			av, err := attributevalue.MarshalMap(toItem(l))
-			if err != nil {
-				return fault.Wrap(op, err)
-			}
-			reqs = append(reqs, types.WriteRequest{PutRequest: &types.PutRequest{Item: av}})
+	reqs := make([]types.WriteRequest, 0, len(ls))
+	for _, l := range ls {
+		av, err := attributevalue.MarshalMap(toItem(l))
+		if err != nil {
+			return fault.Wrap(op, err)
 		}
-		ls = ls[n:]
-		pending := map[string][]types.WriteRequest{s.table: reqs}
-		for attempt := 0; len(pending[s.table]) > 0; attempt++ {
-			if attempt == 8 {
-				return fault.Wrap(op, errors.New("unprocessed items after 8 attempts"))
-			}
-			if attempt > 0 {
-				select {
-				case <-ctx.Done():
-					return fault.Wrap(op, ctx.Err())
-				case <-time.After(time.Duration(1<<attempt) * 10 * time.Millisecond):
-				}
-			}
-			out, err := s.db.BatchWriteItem(ctx, &dynamodb.BatchWriteItemInput{RequestItems: pending})
-			if err != nil {
-				return fault.Wrap(op, err)
-			}
-			pending = out.UnprocessedItems
-		}
+		reqs = append(reqs, types.WriteRequest{PutRequest: &types.PutRequest{Item: av}})
+	}
+	if err := searchBatchWrite(ctx, s.db, s.table, reqs); err != nil {
+		return fault.Wrap(op, err)
 	}
 	return nil
 }

@@ -146,13 +146,23 @@ func (s *Listings) owned(ctx context.Context, op, id string, by listing.Actor) (
 	if err != nil {
 		return listing.Listing{}, fault.Wrap(op, err)
 	}
-	if l.SellerID != by.UserID && !by.Admin {
-		if !l.Visible() {
-			return listing.Listing{}, notFound
-		}
-		return listing.Listing{}, fault.E(op, fault.Forbidden, "only the listing's seller can change it")
+	if err := checkOwner(op, id, l, by); err != nil {
+		return listing.Listing{}, err
 	}
 	return l, nil
+}
+
+// checkOwner lets the listing's seller, or an admin, change it. Another
+// seller's listing is "not found" while the public cannot see it, so
+// drafts stay private, and forbidden once it is visible.
+func checkOwner(op, id string, l listing.Listing, by listing.Actor) error {
+	if l.SellerID == by.UserID || by.Admin {
+		return nil
+	}
+	if !l.Visible() {
+		return fault.E(op, fault.NotFound, "no listing with id "+strconv.Quote(id))
+	}
+	return fault.E(op, fault.Forbidden, "only the listing's seller can change it")
 }
 
 // replace writes l back with the next version, on the condition that the

@@ -29,11 +29,16 @@ type BatchGetAPI interface {
 	BatchGetItem(context.Context, *dynamodb.BatchGetItemInput, ...func(*dynamodb.Options)) (*dynamodb.BatchGetItemOutput, error)
 }
 
+// BatchWriteAPI is the part of the DynamoDB client batch writes call.
+type BatchWriteAPI interface {
+	BatchWriteItem(context.Context, *dynamodb.BatchWriteItemInput, ...func(*dynamodb.Options)) (*dynamodb.BatchWriteItemOutput, error)
+}
+
 // SearchAPI is the part of the DynamoDB client the search index calls.
 type SearchAPI interface {
 	BatchGetAPI
+	BatchWriteAPI
 	Query(context.Context, *dynamodb.QueryInput, ...func(*dynamodb.Options)) (*dynamodb.QueryOutput, error)
-	BatchWriteItem(context.Context, *dynamodb.BatchWriteItemInput, ...func(*dynamodb.Options)) (*dynamodb.BatchWriteItemOutput, error)
 }
 
 // SearchHit is one listing a search found, with its relevance.
@@ -470,6 +475,12 @@ func passes(r termItem, q listing.Query) bool {
 // a request (see SearchIndex), and search results show published listings
 // only.
 func GetListings(ctx context.Context, db BatchGetAPI, name string, ids []string) ([]listing.Listing, error) {
+	return getListings(ctx, db, name, ids, func(l listing.Listing) bool { return l.Status == listing.Published })
+}
+
+// getListings reads listings by id in ≤ 100-key BatchGetItem calls, in the
+// order of ids, keeping those keep accepts.
+func getListings(ctx context.Context, db BatchGetAPI, name string, ids []string, keep func(listing.Listing) bool) ([]listing.Listing, error) {
 	const op = "dynamo.GetListings"
 	ids = distinct(ids)
 	keys := make([]map[string]types.AttributeValue, len(ids))
@@ -494,7 +505,7 @@ func GetListings(ctx context.Context, db BatchGetAPI, name string, ids []string)
 	}
 	out := make([]listing.Listing, 0, len(ids))
 	for _, id := range ids {
-		if l, ok := byID[id]; ok && l.Status == listing.Published {
+		if l, ok := byID[id]; ok && keep(l) {
 			out = append(out, l)
 		}
 	}
@@ -504,7 +515,7 @@ func GetListings(ctx context.Context, db BatchGetAPI, name string, ids []string)
 // searchBatchWrite writes reqs 25 per BatchWriteItem call, retrying what
 // DynamoDB leaves unprocessed with exponential backoff, searchAttempts
 // times at most per batch.
-func searchBatchWrite(ctx context.Context, db SearchAPI, name string, reqs []types.WriteRequest) error {
+func searchBatchWrite(ctx context.Context, db BatchWriteAPI, name string, reqs []types.WriteRequest) error {
 	for batch := range slices.Chunk(reqs, searchWriteBatch) {
 		pending := map[string][]types.WriteRequest{name: batch}
 		for attempt := 0; len(pending[name]) > 0; attempt++ {

@@ -177,12 +177,7 @@ func (s *Service) Get(ctx context.Context, id string) (Listing, error) {
 	ready := l.Images[:0:0]
 	for _, img := range l.Images {
 		if img.Status == ImageReady {
-			if s.media != nil {
-				img.URLs = map[string]string{}
-				for _, v := range img.Variants {
-					img.URLs[strconv.Itoa(v.Width)] = s.media.URL(l.ID, img.ID, v)
-				}
-			}
+			img.URLs = variantURLs(s.media, l.ID, img.ID, img.Variants)
 			ready = append(ready, img)
 		}
 	}
@@ -195,13 +190,21 @@ func (s *Service) coverURLs(l *Listing) { coverURLs(s.media, l) }
 
 // coverURLs fills in the URLs of a listing's cover.
 func coverURLs(media MediaURLs, l *Listing) {
-	if media == nil || l.Cover == nil {
-		return
+	if l.Cover != nil {
+		l.Cover.URLs = variantURLs(media, l.ID, l.Cover.ImageID, l.Cover.Variants)
 	}
-	l.Cover.URLs = map[string]string{}
-	for _, v := range l.Cover.Variants {
-		l.Cover.URLs[strconv.Itoa(v.Width)] = media.URL(l.ID, l.Cover.ImageID, v)
+}
+
+// variantURLs maps thumbnail width to URL; nil without media.
+func variantURLs(media MediaURLs, listingID, imageID string, vs []ImageVariant) map[string]string {
+	if media == nil {
+		return nil
 	}
+	urls := make(map[string]string, len(vs))
+	for _, v := range vs {
+		urls[strconv.Itoa(v.Width)] = media.URL(listingID, imageID, v)
+	}
+	return urls
 }
 
 // Browse returns one page of published listings for q.
